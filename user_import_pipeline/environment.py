@@ -1,0 +1,83 @@
+"""Where each process finds PostgreSQL and the Dagster instance.
+
+With ``DATABASE_URL`` set, that server is used as it is. Without it, the embedded server
+is started (or reused) and ``DATABASE_URL`` is exported so that every child process -
+Dagster daemon, webserver, code servers, run workers - reaches the same database.
+Dagster's own storage lives in a database next to ours (``<db>_dagster``) unless
+``DAGSTER_PG_URL`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import psycopg
+from psycopg import conninfo, sql
+
+from user_import_pipeline.db.embedded import EmbeddedServer
+
+
+def prepare() -> str:
+    """Make sure both databases exist and the environment names them; returns DATABASE_URL."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        server = EmbeddedServer.from_env()
+        server.start()
+        url = server.url()
+        os.environ["DATABASE_URL"] = url
+    ensure_database(url)
+    if not os.environ.get("DAGSTER_PG_URL"):
+        dagster_url = _with_database(url, f"{_database_name(url)}_dagster")
+        ensure_database(dagster_url)
+        os.environ["DAGSTER_PG_URL"] = dagster_url.replace(
+            "postgresql://", "postgresql+psycopg2://", 1
+        )
+    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").exists():
+        os.environ["DAGSTER_HOME"] = str(Path.cwd())
+    os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    return url
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in ``url`` when it does not exist yet."""
+    name = _database_name(url)
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+        return
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+        try:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except psycopg.errors.DuplicateDatabase:
+            pass  # created by a concurrent process in the meantime
+
+
+def _database_name(url: str) -> str:
+    return conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
+
+
+def _with_database(url: str, database: str) -> str:
+    params = conninfo.conninfo_to_dict(url)
+    params["dbname"] = database
+    return _to_url(params)
+
+
+def _to_url(params: dict[str, object]) -> str:
+    # Dagster's storage takes URLs only, so rebuild one rather than a key=value string.
+    user = quote(str(params.get("user", "")), safe="")
+    password = params.get("password")
+    auth = f"{user}:{quote(str(password), safe='')}@" if password else (f"{user}@" if user else "")
+    host = params.get("host", "")
+    port = params.get("port")
+    address = f"{host}:{port}" if port else str(host)
+    extras = {
+        key: value
+        for key, value in params.items()
+        if key not in {"user", "password", "host", "port", "dbname"}
+    }
+    query = urlencode(extras)
+    return f"postgresql://{auth}{address}/{params['dbname']}" + (f"?{query}" if query else "")

@@ -1,0 +1,73 @@
+"""A real PostgreSQL for every test that touches the database.
+
+The server is ``TEST_DATABASE_URL`` when set, the embedded server otherwise (started for
+the session and stopped after it if this session started it). Each test module gets a
+fresh, migrated database of its own, dropped afterwards, so modules run in any order.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from psycopg import conninfo, sql
+
+from user_import_pipeline.db.embedded import EmbeddedServer
+from user_import_pipeline.db.migrate import migrate
+
+os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
+
+
+def _with_database(url: str, database: str) -> str:
+    params = conninfo.conninfo_to_dict(url)
+    params["dbname"] = database
+    return conninfo.make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A connection string to the test server's maintenance database."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield _with_database(url, "postgres")
+        return
+    server = EmbeddedServer.from_env()
+    started_here = not server.is_running()
+    server.start()
+    yield server.url("postgres")
+    if started_here:
+        server.stop()
+
+
+def create_database(server_url: str) -> str:
+    """Create an empty database with a unique name; returns its connection string."""
+    name = f"uip_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return _with_database(server_url, name)
+
+
+def drop_database(server_url: str, dsn: str) -> None:
+    name = conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture(scope="module")
+def empty_dsn(server_url: str) -> Iterator[str]:
+    """A fresh database without any schema, for this module only."""
+    dsn = create_database(server_url)
+    yield dsn
+    drop_database(server_url, dsn)
+
+
+@pytest.fixture(scope="module")
+def dsn(empty_dsn: str) -> str:
+    """A fresh, migrated database for this module only."""
+    migrate(empty_dsn)
+    return empty_dsn

@@ -1,0 +1,86 @@
+import threading
+
+import psycopg
+import pytest
+
+from user_import_pipeline.db.migrate import available, migrate
+from user_import_pipeline_tests.conftest import create_database, drop_database
+
+TABLES = {
+    "users",
+    "addresses",
+    "import_jobs",
+    "import_job_errors",
+    "stg_users",
+    "stg_addresses",
+    "schema_migrations",
+}
+
+
+def _tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return {name for (name,) in rows}
+
+
+def _recorded(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version")
+        return [version for (version,) in rows]
+
+
+def test_fresh_database_gets_every_migration_in_order(server_url):
+    dsn = create_database(server_url)
+    try:
+        applied = migrate(dsn)
+        assert applied == [m.version for m in available()]
+        assert applied == sorted(applied)
+        assert _recorded(dsn) == applied
+        assert _tables(dsn) == TABLES
+    finally:
+        drop_database(server_url, dsn)
+
+
+def test_second_run_is_a_no_op(dsn):
+    before = _recorded(dsn)
+    assert migrate(dsn) == []
+    assert _recorded(dsn) == before
+
+
+def test_two_processes_at_once_leave_one_correct_schema(server_url):
+    dsn = create_database(server_url)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(migrate(dsn))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        # One caller applied everything, the other found nothing left to do.
+        assert sorted(results, key=len) == [[], [m.version for m in available()]]
+        assert _tables(dsn) == TABLES
+    finally:
+        drop_database(server_url, dsn)
+
+
+def test_changed_applied_migration_is_refused(server_url, tmp_path):
+    dsn = create_database(server_url)
+    try:
+        (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (a int);")
+        assert migrate(dsn, tmp_path) == ["0001_t"]
+        (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (a bigint);")
+        with pytest.raises(RuntimeError, match="0001_t changed"):
+            migrate(dsn, tmp_path)
+    finally:
+        drop_database(server_url, dsn)
