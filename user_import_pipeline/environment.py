@@ -9,6 +9,7 @@ Dagster's own storage lives in a database next to ours (``<db>_dagster``) unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -49,11 +50,13 @@ def ensure_database(url: str) -> None:
     except psycopg.OperationalError as exc:
         if "does not exist" not in str(exc):
             raise
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
-        try:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # created by a concurrent process in the meantime
+    # Another process may create it in the meantime.
+    maintenance = _with_database(url, "postgres")
+    with (
+        psycopg.connect(maintenance, autocommit=True) as conn,
+        contextlib.suppress(psycopg.errors.DuplicateDatabase),
+    ):
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _database_name(url: str) -> str:

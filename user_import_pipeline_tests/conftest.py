@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -17,6 +18,7 @@ from psycopg import conninfo, sql
 
 from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate
+from user_import_pipeline_tests.importing import Importer
 
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 
@@ -71,3 +73,12 @@ def dsn(empty_dsn: str) -> str:
     """A fresh, migrated database for this module only."""
     migrate(empty_dsn)
     return empty_dsn
+
+
+@pytest.fixture
+def importer(dsn: str, tmp_path: Path) -> Iterator[Importer]:
+    """An importer on this module's database with an empty base directory; the tables are
+    emptied before each test, so tests in a module do not depend on each other."""
+    importer = Importer(dsn=dsn, base_dir=tmp_path)
+    importer.reset()
+    yield importer

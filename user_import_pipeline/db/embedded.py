@@ -28,6 +28,8 @@ from pathlib import Path
 DEFAULT_PORT = 25432
 SERVICE_USER = "embedded_postgres"
 DATABASE = "user_import"
+# The checkout this package runs from: one server per project, whatever the working folder.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class EmbeddedServer:
 
     @classmethod
     def from_env(cls) -> EmbeddedServer:
-        root = Path(os.environ.get("EMBEDDED_PG_DIR", ".pgdata")).absolute()
+        root = Path(os.environ.get("EMBEDDED_PG_DIR") or PROJECT_ROOT / ".pgdata").absolute()
         return cls(root=root, port=int(os.environ.get("EMBEDDED_PG_PORT", DEFAULT_PORT)))
 
     @property
@@ -143,7 +145,11 @@ def _pg_ctl(
     result = subprocess.run(command, capture_output=True, cwd=server.root, **_run_as(user))  # type: ignore[call-overload]
     if check and result.returncode != 0:
         detail = (result.stderr or result.stdout).decode(errors="replace").strip()
-        raise RuntimeError(f"pg_ctl {args[-1]} failed: {detail} (log: {server.log_file})")
+        log = server.log_file.read_text(errors="replace") if server.log_file.exists() else ""
+        last_lines = "\n".join(log.strip().splitlines()[-5:])
+        raise RuntimeError(
+            f"pg_ctl {args[-1]} failed: {detail}\n{last_lines}\n(log: {server.log_file})"
+        )
     return result
 
 

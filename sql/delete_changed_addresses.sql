@@ -1,0 +1,2 @@
+DELETE FROM addresses
+WHERE user_id IN (SELECT user_id FROM changed_address_lists)

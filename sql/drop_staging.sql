@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS {stg_users}, {stg_addresses}

@@ -1,0 +1,11 @@
+-- Restaging after a later phase (staging lost in a crash) must not move the phase back.
+UPDATE import_jobs
+SET phase = CASE WHEN phase = 'pending' THEN 'users_staged' ELSE phase END,
+    staged_users = %(staged_users)s,
+    progress_processed = %(rows_processed)s,
+    progress_total = %(rows_processed)s,
+    bytes_processed = %(bytes_total)s,
+    bytes_total = %(bytes_total)s,
+    source_sha256 = %(source_sha256)s,
+    updated_at = now()
+WHERE id = %(job_id)s AND lease_owner = %(owner)s AND status = 'running'

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS {stg_users};
+CREATE UNLOGGED TABLE {stg_users} (LIKE stg_users INCLUDING ALL)

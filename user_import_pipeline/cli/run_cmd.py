@@ -1,0 +1,55 @@
+"""``user-import run PATH``: one import in this process, through the Dagster job."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+import dagster as dg
+
+from user_import_pipeline import environment
+from user_import_pipeline.db.connection import connect
+from user_import_pipeline.db.migrate import migrate
+from user_import_pipeline.lifecycle import jobs
+
+
+@click.command()
+@click.argument("path")
+def run(path: str) -> None:
+    """Import PATH (relative to IMPORT_BASE_DIR) now, in this process.
+
+    The run is recorded in the Dagster instance like any other. The last line of stdout
+    is one JSON object: job_id, status, the counts and error_message. Exit code 0 only
+    when the import succeeded.
+    """
+    from user_import_pipeline.definitions import defs
+
+    dsn = environment.prepare()
+    migrate(dsn)
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
+    if instance is None:
+        click.echo("DAGSTER_HOME is unset: this run is not recorded in Dagster", err=True)
+        instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("import_users").execute_in_process(
+        run_config={"ops": {"claim_import": {"config": {"source_path": path}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+    summary = _summary_of_run(dsn, result)
+    click.echo(json.dumps(summary))
+    sys.exit(0 if summary["status"] == "succeeded" else 1)
+
+
+def _summary_of_run(dsn: str, result: dg.ExecuteInProcessResult) -> dict:
+    with connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT id FROM import_jobs WHERE dagster_run_id = %s", (result.run_id,)
+        ).fetchone()
+        if row is not None:
+            return jobs.summary(jobs.read_job(conn, str(row[0])))
+    # The run failed before it could claim a job (e.g. the job was refused).
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    message = failure.step_failure_data.error.message if failure else "the run failed"
+    return {"job_id": None, "status": "failed", "error_message": message.strip()}

@@ -1,0 +1,113 @@
+"""Finding and opening an import file: confined to IMPORT_BASE_DIR, .json or .json.gz."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+EXTENSIONS = (".json", ".json.gz")
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all; nothing of it may be merged."""
+
+
+class InvalidSourceError(ImportFileError):
+    """The path itself is refused: outside the base directory, wrong kind or extension."""
+
+
+def resolve_source(source_path: str, base_dir: Path) -> Path:
+    """The real path of ``source_path`` inside ``base_dir``, or InvalidSourceError.
+
+    Relative paths are taken from ``base_dir``. Whatever the route - ``..``, an absolute
+    path, a symlink anywhere along it - the resolved file must lie inside the resolved
+    base directory. Files with more than one hard link are refused too, since a link
+    can point at any file of the same file system.
+    """
+    if not source_path or "\x00" in source_path:
+        raise InvalidSourceError("source_path must be a non-empty path without NUL bytes")
+    if not source_path.endswith(EXTENSIONS):
+        raise InvalidSourceError(f"{source_path!r}: only .json and .json.gz files are imported")
+    base = base_dir.resolve()
+    try:
+        real = (base / source_path).resolve()
+    except (OSError, RuntimeError) as exc:
+        raise InvalidSourceError(f"{source_path!r}: {exc}") from exc
+    if not real.is_relative_to(base):
+        raise InvalidSourceError(f"{source_path!r} is outside the import base directory {base}")
+    if not real.name.endswith(EXTENSIONS):
+        raise InvalidSourceError(f"{source_path!r} resolves to {real.name!r}, not a .json file")
+    try:
+        info = real.stat()
+    except OSError as exc:
+        raise ImportFileError(f"{source_path!r} cannot be read: {exc.strerror}") from exc
+    if not real.is_file():
+        raise InvalidSourceError(f"{source_path!r} is not a regular file")
+    if info.st_nlink > 1:
+        raise InvalidSourceError(f"{source_path!r} has several hard links; copy it instead")
+    return real
+
+
+@dataclass
+class OpenedSource:
+    """An open import file: the decompressed stream plus what we know about its bytes."""
+
+    path: Path
+    stream: BinaryIO
+    raw: BinaryIO
+    size: int
+    digest: hashlib._Hash
+    mtime_ns: int
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into the file (compressed bytes for .gz) reading has got."""
+        return self.raw.tell()
+
+    def unchanged_since_open(self) -> bool:
+        """False when the file was rewritten in place while we read it."""
+        now = os.stat(self.raw.fileno())
+        return now.st_size == self.size and now.st_mtime_ns == self.mtime_ns
+
+
+class _HashingReader:
+    """Feeds every byte read through a SHA-256, so the staged bytes can be identified."""
+
+    def __init__(self, raw: BinaryIO, digest: hashlib._Hash) -> None:
+        self._raw = raw
+        self._digest = digest
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._digest.update(data)
+        return data
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+
+@contextmanager
+def open_source(path: Path) -> Iterator[OpenedSource]:
+    """Open a resolved import file for streaming; gzip is decompressed on the fly."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise ImportFileError(f"{path.name}: cannot be opened: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as raw:
+        info = os.fstat(fd)
+        digest = hashlib.sha256()
+        hashing = _HashingReader(raw, digest)
+        stream: BinaryIO = hashing  # type: ignore[assignment]
+        if path.name.endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[arg-type]
+        source = OpenedSource(path, stream, raw, info.st_size, digest, info.st_mtime_ns)
+        yield source

@@ -1,0 +1,181 @@
+"""Validation of one parsed JSON user object into a normalized row (SPEC §2, §2.1).
+
+Pure and per-row: no I/O, no regex compiled per call. A problem raises `RowError` with one of
+the row error codes of SPEC §2.1; the first failing field wins, in the order id, name, email,
+phone_number, addresses.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from user_import_pipeline.ingest.email_syntax import is_valid_email
+
+__all__ = ["Address", "RowError", "UserRow", "validate_user"]
+
+MAX_EXTERNAL_ID = 255
+MAX_NAME = 255
+MAX_EMAIL = 320
+MAX_PHONE = 32
+# (key, max characters, integers allowed) in the column order of `Address`.
+ADDRESS_FIELDS: tuple[tuple[str, int, bool], ...] = (
+    ("street", 255, False),
+    ("city", 120, False),
+    ("state", 120, False),
+    ("zip_code", 20, True),
+    ("country", 120, False),
+)
+
+_ECHO_LIMIT = 40
+# PostgreSQL text holds neither NUL nor a lone surrogate (UTF-8 cannot encode one), and JSON
+# `\u` escapes can produce both; a paired surrogate escape arrives already joined.
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+# The hex forms uuid.UUID() is documented to take; bare uuid.UUID() would also take "0x…",
+# "+…", underscores, stray hyphens and non-ASCII digits (it ends in int(hex, 16)).
+_UUID_RE = re.compile(
+    r"(?:urn:uuid:|(\{))?"
+    r"[0-9a-fA-F]{8}(-?)[0-9a-fA-F]{4}\2[0-9a-fA-F]{4}\2[0-9a-fA-F]{4}\2[0-9a-fA-F]{12}"
+    r"(?(1)\})"
+)
+_JSON_TYPE_NAMES = {
+    dict: "object",
+    list: "array",
+    str: "string",
+    int: "integer",
+    float: "number",
+    Decimal: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    street: str
+    city: str
+    state: str
+    zip_code: str
+    country: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    external_id: str | None
+    external_uuid: str | None
+    name: str
+    email: str
+    phone_number: str | None
+    addresses: tuple[Address, ...] | None  # None: key absent, stored addresses stay untouched
+
+
+class RowError(Exception):
+    """A row-level rejection (SPEC §2.1): a machine-readable `code` and a human `message`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        # Both go to args so the exception survives pickling across processes.
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+def validate_user(item: object) -> UserRow:
+    """Validate one array item into a `UserRow`, or raise `RowError` for the first bad field."""
+    if not isinstance(item, dict):
+        raise RowError("not_an_object", f"item must be a JSON object, got {_json_type(item)}")
+
+    raw_id = item.get("id")
+    external_id = _text(raw_id, "id", MAX_EXTERNAL_ID, allow_int=True)
+    external_uuid = None
+    # Only a string can name a UUID: a 32-digit integer id is a number, not 32 hex digits.
+    if external_id is not None and isinstance(raw_id, str) and _UUID_RE.fullmatch(external_id):
+        external_uuid = str(uuid.UUID(external_id))
+
+    name = _required_text(item.get("name"), "name", MAX_NAME)
+    email = _required_text(item.get("email"), "email", MAX_EMAIL)
+    if not is_valid_email(email):
+        raise RowError("invalid_email", f"email {_echo(email)} is not a valid e-mail address")
+    phone_number = _text(item.get("phone_number"), "phone_number", MAX_PHONE, allow_int=True)
+    addresses = _addresses(item["addresses"]) if "addresses" in item else None
+    return UserRow(external_id, external_uuid, name, email, phone_number, addresses)
+
+
+def _text(value: object, field: str, max_len: int, *, allow_int: bool = False) -> str | None:
+    """The trimmed, storable text of a string (or integer) field; None when null or blank."""
+    if isinstance(value, str):
+        text = value.strip()
+    elif value is None:
+        return None
+    elif allow_int and isinstance(value, int) and not isinstance(value, bool):
+        try:
+            text = str(value)
+        except ValueError:  # beyond sys.get_int_max_str_digits(), so far beyond any limit
+            message = f"{field} is longer than {max_len} characters"
+            raise RowError("value_too_long", message) from None
+    else:
+        wanted = "a string or an integer" if allow_int else "a string"
+        raise RowError("invalid_type", f"{field} must be {wanted}, got {_json_type(value)}")
+    if not text:
+        return None
+    if len(text) > max_len:
+        raise RowError(
+            "value_too_long", f"{field} is {len(text)} characters long, the limit is {max_len}"
+        )
+    if "\x00" in text or (not text.isascii() and _UNSTORABLE_RE.search(text)):
+        raise RowError(
+            "invalid_characters",
+            f"{field} contains invalid characters (U+0000 or a lone surrogate U+D800-U+DFFF)",
+        )
+    return text
+
+
+def _required_text(value: object, field: str, max_len: int) -> str:
+    text = _text(value, field, max_len)
+    if text is None:
+        raise RowError("missing_field", f"{field} is required and must not be blank")
+    return text
+
+
+def _addresses(value: object) -> tuple[Address, ...]:
+    """The address list; an explicit null is refused rather than guessed to mean [] or absent."""
+    if not isinstance(value, list):
+        raise RowError(
+            "invalid_type", f"addresses must be an array of objects, got {_json_type(value)}"
+        )
+    return tuple(_address(position, entry) for position, entry in enumerate(value))
+
+
+def _address(position: int, entry: object) -> Address:
+    if not isinstance(entry, dict):
+        raise RowError(
+            "invalid_address",
+            f"address {position} must be a JSON object, got {_json_type(entry)}",
+        )
+    values = []
+    for key, max_len, allow_int in ADDRESS_FIELDS:
+        try:
+            text = _text(entry.get(key), key, max_len, allow_int=allow_int)
+        except RowError as err:
+            raise RowError("invalid_address", f"address {position}: {err.message}") from None
+        if text is None:
+            raise RowError(
+                "invalid_address", f"address {position}: {key} is required and must not be blank"
+            )
+        values.append(text)
+    return Address(*values)
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _echo(text: str) -> str:
+    """A short, escaped rendition of an input value, safe to store in an error message."""
+    if len(text) > _ECHO_LIMIT:
+        return repr(text[:_ECHO_LIMIT]) + f"… ({len(text)} characters)"
+    return repr(text)

@@ -1,0 +1,27 @@
+"""Running the SQL files of a merge phase in order, timing each for the run's metadata."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import psycopg
+
+from user_import_pipeline.db.sqlfiles import statement
+
+
+class StepRunner:
+    """Executes named SQL files on one connection and remembers seconds and rows of each."""
+
+    def __init__(self, conn: psycopg.Connection, identifiers: Mapping[str, str]) -> None:
+        self._conn = conn
+        self._identifiers = dict(identifiers)
+        self.seconds: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
+
+    def run(self, name: str, params: Mapping[str, object] | None = None) -> psycopg.Cursor:
+        started = time.perf_counter()
+        cursor = self._conn.execute(statement(name, **self._identifiers), params)
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self.rows[name] = cursor.rowcount
+        return cursor

@@ -1,0 +1,69 @@
+"""``claim_import``: the first op of every import run - which file, which job, and the lease."""
+
+import uuid
+
+import dagster as dg
+from pydantic import Field
+
+from user_import_pipeline.db.connection import PostgresResource
+from user_import_pipeline.ingest.source import ImportFileError, resolve_source
+from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.settings import ImportSettings
+
+
+class ImportConfig(dg.Config):
+    """Which file to import. Give source_path for a new import, or job_id to run an
+    import_jobs row that is already queued (e.g. one created through the HTTP API)."""
+
+    source_path: str | None = Field(
+        default=None,
+        description="A .json or .json.gz file, relative to IMPORT_BASE_DIR "
+        "(paths leading outside it are refused), e.g. 'incoming/users.json'",
+    )
+    job_id: str | None = Field(
+        default=None, description="UUID of an existing queued import_jobs row to run"
+    )
+
+
+@dg.op(out=dg.Out(jobs.Ticket, description="The claimed import job and this run's lease"))
+def claim_import(
+    context: dg.OpExecutionContext,
+    config: ImportConfig,
+    postgres: PostgresResource,
+    import_settings: ImportSettings,
+) -> jobs.Ticket:
+    """Create or take the import_jobs row (SELECT ... FOR UPDATE SKIP LOCKED) and lease it."""
+    job_id = config.job_id
+    if job_id is not None:
+        try:
+            job_id = str(uuid.UUID(job_id))
+        except ValueError:
+            message = f"job_id {config.job_id!r} is not a UUID"
+            raise dg.Failure(message, allow_retries=False) from None
+    with postgres.connect() as conn:
+        try:
+            ticket = jobs.claim(
+                conn,
+                dsn=postgres.dsn,
+                job_id=job_id,
+                source_path=config.source_path,
+                run_id=context.run_id,
+                root_run_id=context.run.root_run_id or context.run_id,
+                lease_seconds=import_settings.resolved_lease_seconds(),
+            )
+        except jobs.ClaimRefused as exc:
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        try:
+            resolve_source(ticket.source_path, import_settings.resolved_base_dir())
+        except ImportFileError as exc:
+            jobs.fail(conn, ticket, str(exc))
+            raise dg.Failure(str(exc), allow_retries=False) from exc
+        job = jobs.read_job(conn, ticket.job_id)
+    context.log.info(
+        f"import {ticket.job_id} of {ticket.source_path}: attempt {job['attempts']} "
+        f"of {job['max_attempts']}, resuming from phase {job['phase']}"
+    )
+    context.add_output_metadata(
+        {"job_id": ticket.job_id, "source_path": ticket.source_path, "attempt": job["attempts"]}
+    )
+    return ticket

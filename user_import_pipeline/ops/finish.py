@@ -1,0 +1,26 @@
+"""``finish_import``: mark the job succeeded, drop its staging, show the final counts."""
+
+import dagster as dg
+
+from user_import_pipeline.db.connection import PostgresResource
+from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.ops.guard import guarded
+from user_import_pipeline.staging.tables import StagingTables
+
+
+@dg.op
+def finish_import(
+    context: dg.OpExecutionContext, ticket: jobs.Ticket, postgres: PostgresResource
+) -> dict:
+    """The job's final row: status, counts and timing."""
+    with postgres.connect() as conn, guarded(context, postgres, ticket):
+        jobs.succeed(conn, ticket)
+        StagingTables.of(ticket.job_id).drop(conn)
+        job = jobs.read_job(conn, ticket.job_id)
+    summary = jobs.summary(job)
+    context.log.info(
+        "import succeeded: "
+        + ", ".join(f"{key} {value}" for key, value in summary.items() if key.endswith("count"))
+    )
+    context.add_output_metadata({key: value for key, value in summary.items() if value is not None})
+    return summary

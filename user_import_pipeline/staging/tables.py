@@ -1,0 +1,60 @@
+"""The per-import UNLOGGED staging tables and the check that they survived.
+
+UNLOGGED tables are emptied by crash recovery. Each phase records how many rows it staged
+in the job row (a logged table); before merging, the staged tables are counted again and a
+mismatch means a crash took them, so the import restages instead of merging a partial set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from user_import_pipeline.db.sqlfiles import statement
+
+
+class StagingLost(Exception):
+    """The staged rows are not all there any more (PostgreSQL crashed or restarted)."""
+
+
+@dataclass(frozen=True)
+class StagingTables:
+    users: str
+    addresses: str
+
+    @classmethod
+    def of(cls, job_id: str) -> StagingTables:
+        suffix = job_id.replace("-", "")
+        return cls(users=f"stg_users_{suffix}", addresses=f"stg_addresses_{suffix}")
+
+    @property
+    def names(self) -> dict[str, str]:
+        """The placeholders the staging SQL files use."""
+        return {"stg_users": self.users, "stg_addresses": self.addresses}
+
+    def intact(self, conn: psycopg.Connection, job: dict[str, Any], addresses: bool = True) -> bool:
+        """True when the tables exist and hold as many rows as the job row says they got."""
+        expected = {self.users: job["staged_users"]}
+        if addresses:
+            expected[self.addresses] = job["staged_addresses"]
+        for table, rows in expected.items():
+            if rows is None or not _exists(conn, table):
+                return False
+            counted = conn.execute(statement("count_rows", table=table)).fetchone()
+            if counted is None or counted[0] != rows:
+                return False
+        return True
+
+    def require_intact(self, conn: psycopg.Connection, job: dict[str, Any]) -> None:
+        if not self.intact(conn, job):
+            raise StagingLost(f"staged rows of import {job['id']} were lost; restaging")
+
+    def drop(self, conn: psycopg.Connection) -> None:
+        conn.execute(statement("drop_staging", **self.names))
+
+
+def _exists(conn: psycopg.Connection, table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
