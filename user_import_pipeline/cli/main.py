@@ -2,6 +2,7 @@
 
 import click
 
+from user_import_pipeline.cli.dagster_cmd import dagster
 from user_import_pipeline.cli.db_cmd import db, migrate
 from user_import_pipeline.cli.generate_cmd import generate
 from user_import_pipeline.cli.run_cmd import run
@@ -12,5 +13,5 @@ def cli() -> None:
     """Import users and addresses from JSON files into PostgreSQL."""
 
 
-for command in (migrate, db, generate, run):
+for command in (migrate, db, generate, run, dagster):
     cli.add_command(command)

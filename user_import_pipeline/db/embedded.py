@@ -19,17 +19,20 @@ import pwd
 import shutil
 import stat
 import subprocess
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-# Outside the ephemeral port range (32768-60999), where client sockets can hold a port.
-DEFAULT_PORT = 25432
 SERVICE_USER = "embedded_postgres"
 DATABASE = "user_import"
 # The checkout this package runs from: one server per project, whatever the working folder.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# Fixed per checkout, so every process finds the server without asking, and two checkouts
+# (a developer's and a CI clone) never fight over one port. Kept below the ephemeral range
+# (32768-60999), where client sockets can hold a port.
+DEFAULT_PORT = 20000 + zlib.crc32(str(PROJECT_ROOT).encode()) % 10000
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+CREATE DATABASE user_import_dagster;

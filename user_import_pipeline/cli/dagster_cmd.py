@@ -1,0 +1,19 @@
+"""``user-import dagster ...``: Dagster's own CLI with this project's environment prepared."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from user_import_pipeline import environment
+from user_import_pipeline.db.migrate import migrate
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dagster(args: tuple[str, ...]) -> None:
+    """Run `dagster ARGS` (e.g. `dev`, `job launch ...`) with DATABASE_URL, DAGSTER_PG_URL
+    and DAGSTER_HOME set (starting the embedded PostgreSQL when DATABASE_URL is unset)."""
+    migrate(environment.prepare())
+    os.execvp("dagster", ["dagster", *args])

@@ -1,0 +1,122 @@
+"""The ``user-import`` console script, run as a user runs it: a separate process."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from user_import_pipeline_tests.conftest import create_database, drop_database
+
+CLI = str(Path(sys.executable).with_name("user-import"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(args, env, cwd=None, timeout=180):
+    return subprocess.run(
+        [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli_env(server_url, dsn, tmp_path):
+    """DATABASE_URL on this module's database and a Dagster instance of the test's own."""
+    dagster_dsn = create_database(server_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    base = tmp_path / "files"
+    base.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "DAGSTER_PG_URL": _psycopg2_url(dagster_dsn),
+        "DAGSTER_HOME": str(home),
+        "IMPORT_BASE_DIR": str(base),
+    }
+    yield env
+    drop_database(server_url, dagster_dsn)
+
+
+def _psycopg2_url(dsn):
+    from psycopg import conninfo
+
+    p = conninfo.conninfo_to_dict(dsn)
+    port = f":{p['port']}" if p.get("port") else ""
+    return f"postgresql+psycopg2://{p.get('user', 'postgres')}@{p['host']}{port}/{p['dbname']}"
+
+
+@pytest.mark.slow
+def test_run_prints_the_job_as_json_on_the_last_line_and_exits_0(cli_env):
+    base = Path(cli_env["IMPORT_BASE_DIR"])
+    generated = _run(["generate", "200", "--out", str(base / "u.json"), "--seed", "3"], cli_env)
+    assert generated.returncode == 0, generated.stderr
+    done = _run(["run", "u.json"], cli_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "succeeded"
+    assert summary["imported_count"] == 200
+    assert summary["progress_processed"] == 200
+    assert set(summary) >= {"job_id", "updated_count", "unchanged_count", "skipped_count"}
+    assert set(summary) >= {"failed_count", "error_message"}
+
+
+@pytest.mark.slow
+def test_run_of_a_bad_file_exits_1_with_the_error(cli_env):
+    (Path(cli_env["IMPORT_BASE_DIR"]) / "bad.json").write_text('[{"name": "x"')
+    done = _run(["run", "bad.json"], cli_env)
+    assert done.returncode == 1
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "failed"
+    assert "truncated" in summary["error_message"]
+
+
+def test_migrate_twice_reports_up_to_date(cli_env):
+    first = _run(["migrate"], cli_env)
+    assert first.returncode == 0, first.stderr
+    second = _run(["migrate"], cli_env)
+    assert second.stdout.strip() == "schema up to date"
+
+
+@pytest.mark.slow
+def test_db_start_twice_reuses_the_server_and_stop_stops_it(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "DAGSTER_PG_URL"}
+    }
+    env["EMBEDDED_PG_DIR"] = str(tmp_path / "pg")
+    env["EMBEDDED_PG_PORT"] = "23999"
+    try:
+        first = _run(["db", "start"], env)
+        assert first.returncode == 0, first.stderr
+        assert first.stdout.startswith("started")
+        second = _run(["db", "start"], env)
+        assert second.stdout.startswith("already running")
+        assert _run(["db", "status"], env).returncode == 0
+        # A command with no DATABASE_URL works against it.
+        migrated = _run(["migrate"], env)
+        assert migrated.returncode == 0, migrated.stderr
+        assert "applied" in migrated.stdout
+        url = _run(["db", "url"], env).stdout.strip()
+        assert url == "postgresql://postgres@127.0.0.1:23999/user_import"
+    finally:
+        stopped = _run(["db", "stop"], env)
+    assert stopped.stdout.strip() == "stopped"
+    assert _run(["db", "status"], env).returncode == 3
+
+
+@pytest.mark.slow
+def test_dagster_definitions_validate_passes_with_the_workspace(cli_env):
+    dagster = Path(sys.executable).with_name("dagster")
+    done = subprocess.run(
+        [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
