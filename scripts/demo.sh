@@ -12,5 +12,5 @@ user-import run sample_users.json
 cat <<TXT
 
 Imported. The run is in Dagster's history; to look at it in the UI:
-  source scripts/venv.sh && user-import dagster dev     # then open http://127.0.0.1:3000
+  .venv/bin/user-import dagster dev     # then open http://127.0.0.1:3000
 TXT
