@@ -1,8 +1,8 @@
 """A running import's hold on its ``import_jobs`` row, kept alive from a background thread.
 
-The lease is extended every third of its length on a connection of its own, so it keeps
-beating while the worker's connection sits in a long COPY or merge statement. The same
-beat writes the streaming progress. If the row is no longer ours (another run took the
+The lease is extended every two seconds (every third of its length, if shorter) on a
+connection of its own, so it keeps beating while the worker's connection sits in a long
+COPY or merge statement. The same beat writes the streaming progress. If the row is no longer ours (another run took the
 job over after our lease expired), the worker's statement is cancelled and the worker
 raises ``LeaseLost``; every phase also re-checks ownership in its final UPDATE, so a run
 that lost its lease can never commit.
@@ -88,7 +88,8 @@ class Lease:
         stop: threading.Event,
         lost: threading.Event,
     ) -> None:
-        interval = max(self.seconds / 3, 0.2)
+        # Often enough for a live progress bar, and at least three beats per lease.
+        interval = max(min(self.seconds / 3, 2.0), 0.2)
         conn: psycopg.Connection | None = None
         try:
             while not stop.wait(interval):

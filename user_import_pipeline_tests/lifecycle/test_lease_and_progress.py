@@ -1,0 +1,70 @@
+"""The lease keeps beating through long statements, and progress moves while streaming."""
+
+import threading
+import time
+
+import psycopg
+
+from user_import_pipeline.generate import generate_users
+
+MERGE_LOCK = 7340581002114  # sql/take_merge_lock.sql
+
+
+def _watch(dsn, stop, samples, interval=0.1):
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while not stop.is_set():
+            row = conn.execute(
+                "SELECT status, phase, lease_expires_at > now(), bytes_processed, bytes_total,"
+                " progress_processed FROM import_jobs WHERE status = 'running'"
+            ).fetchone()
+            if row is not None:
+                samples.append(row)
+            time.sleep(interval)
+
+
+def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(importer):
+    importer.lease_seconds = 1
+    source = importer.write("u.json", [{"name": "Ann", "email": "ann@example.com"}])
+    samples: list[tuple] = []
+    stop = threading.Event()
+    # Holding the merge lock keeps merge_users blocked inside one SQL statement.
+    with psycopg.connect(importer.dsn, autocommit=True) as blocker:
+        blocker.execute("SELECT pg_advisory_lock(%s)", (MERGE_LOCK,))
+        watcher = threading.Thread(target=_watch, args=(importer.dsn, stop, samples))
+        watcher.start()
+        runner = threading.Thread(target=lambda: samples.append(("done", importer.run(source))))
+        runner.start()
+        time.sleep(4)  # four lease lengths
+        blocker.execute("SELECT pg_advisory_unlock(%s)", (MERGE_LOCK,))
+        runner.join(60)
+        stop.set()
+        watcher.join()
+    outcome = next(s[1] for s in samples if s[0] == "done")
+    waiting = [s for s in samples if s[0] == "running" and s[1] == "addresses_staged"]
+    assert len(waiting) > 20, "the import should have waited on the merge lock"
+    assert all(live for _, _, live, *_ in waiting), "the lease expired during a long statement"
+    assert outcome.job["status"] == "succeeded"
+
+
+def test_bytes_and_rows_processed_advance_while_the_file_streams(importer):
+    importer.lease_seconds = 1  # beats every third of a second
+    path = importer.base_dir / "big.json"
+    generate_users(path, 60_000, seed=5)
+    samples: list[tuple] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(importer.dsn, stop, samples, 0.05))
+    watcher.start()
+    try:
+        outcome = importer.run("big.json")
+    finally:
+        stop.set()
+        watcher.join()
+    assert outcome.job["status"] == "succeeded"
+    total = path.stat().st_size
+    streaming = [s for s in samples if s[1] == "pending" and 0 < s[3] < total]
+    assert len(streaming) >= 2, samples[:5]
+    assert {s[4] for s in streaming} == {total}
+    rows = [s[5] for s in streaming]
+    assert rows == sorted(rows) and rows[0] < rows[-1] < 60_000
+    assert outcome.job["bytes_processed"] == total
+    assert outcome.job["progress_processed"] == 60_000
