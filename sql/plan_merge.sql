@@ -26,7 +26,10 @@ FROM (
            max(w.row_index) FILTER (WHERE w.row_index = w.identity_winner)
                OVER (PARTITION BY w.email_lower) AS email_winner
     FROM (
-        SELECT u.*, max(u.row_index) OVER (PARTITION BY u.identity) AS identity_winner
+        -- An external id and an email are identities of different kinds, even when equal.
+        SELECT u.*,
+               max(u.row_index) OVER (PARTITION BY u.external_id IS NULL, u.identity)
+                   AS identity_winner
         FROM {stg_users} AS u
         WHERE u.error_code IS NULL
     ) AS w

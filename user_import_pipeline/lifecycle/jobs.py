@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from user_import_pipeline.db.connection import transaction
 from user_import_pipeline.db.sqlfiles import statement
 from user_import_pipeline.lifecycle.lease import Lease, LeaseLost
+from user_import_pipeline.staging.tables import StagingTables
 
 # The phases in the order an import goes through them (import_jobs.phase).
 PHASES = ("pending", "users_staged", "addresses_staged", "users_merged", "addresses_replaced")
@@ -26,6 +27,10 @@ COUNT_FIELDS = (
 
 class ClaimRefused(Exception):
     """The job cannot be worked on by this run (finished, leased elsewhere, out of attempts)."""
+
+
+class AttemptsUsedUp(ClaimRefused):
+    """The job has had all its attempts; it ends ``failed`` (SPEC §6)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ def claim(
     root run (a retry or re-execution), or a new one for ``source_path``.
 
     The row is locked with SKIP LOCKED, so two runs racing for one job never both get it;
-    a live lease held by another run is refused, as is a job out of attempts.
+    a live lease held by another run is refused, as is a job out of attempts (which is
+    marked failed then, if its last run died without saying so).
     """
     with transaction(conn):
         if job_id is None:
@@ -89,17 +95,30 @@ def claim(
             job = cursor.execute(statement("lock_import_job"), {"job_id": job_id}).fetchone()
         if job is None:
             raise ClaimRefused(f"import job {job_id} does not exist or another run holds it")
-        _check_claimable(job, run_id, source_path)
-        conn.execute(
-            statement("start_import_attempt"),
-            {
-                "job_id": job_id,
-                "owner": run_id,
-                "run_id": run_id,
-                "root_run_id": root_run_id,
-                "lease_seconds": lease_seconds,
-            },
-        )
+        used_up: AttemptsUsedUp | None = None
+        try:
+            _check_claimable(job, run_id, source_path)
+        except AttemptsUsedUp as exc:
+            used_up = exc
+            if job["status"] in ("queued", "running"):
+                # Its last run died (the lease has expired): the job ends failed, not running
+                # forever. A job that already failed keeps its own message.
+                params = {"job_id": job_id, "owner": job["lease_owner"], "error_message": str(exc)}
+                conn.execute(statement("fail_import_job"), params)
+                StagingTables.of(str(job_id)).drop(conn)
+        else:
+            conn.execute(
+                statement("start_import_attempt"),
+                {
+                    "job_id": job_id,
+                    "owner": run_id,
+                    "run_id": run_id,
+                    "root_run_id": root_run_id,
+                    "lease_seconds": lease_seconds,
+                },
+            )
+    if used_up is not None:
+        raise used_up
     return Ticket(str(job_id), job["source_path"], Lease(dsn, str(job_id), run_id, lease_seconds))
 
 
@@ -113,7 +132,7 @@ def _check_claimable(job: dict[str, Any], run_id: str, source_path: str | None) 
     if job["lease_live"] and job["lease_owner"] != run_id:
         raise ClaimRefused(f"import job {job['id']} is being worked on by run {job['lease_owner']}")
     if job["attempts"] >= job["max_attempts"]:
-        raise ClaimRefused(f"import job {job['id']} has used all {job['max_attempts']} attempts")
+        raise AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
 
 
 def fail(conn: psycopg.Connection, ticket: Ticket, message: str) -> None:

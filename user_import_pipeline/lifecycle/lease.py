@@ -2,10 +2,10 @@
 
 The lease is extended every two seconds (every third of its length, if shorter) on a
 connection of its own, so it keeps beating while the worker's connection sits in a long
-COPY or merge statement. The same beat writes the streaming progress. If the row is no longer ours (another run took the
-job over after our lease expired), the worker's statement is cancelled and the worker
-raises ``LeaseLost``; every phase also re-checks ownership in its final UPDATE, so a run
-that lost its lease can never commit.
+COPY or merge statement. The same beat writes the streaming progress. If the row is no
+longer ours (another run took the job over after our lease expired), the worker's
+statement is cancelled and the worker raises ``LeaseLost``; every phase also re-checks
+ownership in its final UPDATE, so a run that lost its lease can never commit.
 """
 
 from __future__ import annotations
