@@ -8,6 +8,7 @@ from pydantic import Field
 from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.ingest.source import ImportFileError, resolve_source
 from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.sensors.run_requests import run_is_finished, run_tags
 from user_import_pipeline.settings import ImportSettings
 
 
@@ -50,6 +51,7 @@ def claim_import(
                 run_id=context.run_id,
                 root_run_id=context.run.root_run_id or context.run_id,
                 lease_seconds=import_settings.resolved_lease_seconds(),
+                run_is_finished=lambda run_id: run_is_finished(context.instance, run_id),
             )
         except jobs.ClaimRefused as exc:
             raise dg.Failure(str(exc), allow_retries=False) from exc
@@ -59,6 +61,9 @@ def claim_import(
             jobs.fail(conn, ticket, str(exc))
             raise dg.Failure(str(exc), allow_retries=False) from exc
         job = jobs.read_job(conn, ticket.job_id)
+    # Tag the run with its job, so the reaper sees the job is taken and Dagster's retry of
+    # this run (which inherits the tags) too.
+    context.instance.add_run_tags(context.run_id, run_tags(ticket.source_path, ticket.job_id))
     context.log.info(
         f"import {ticket.job_id} of {ticket.source_path}: attempt {job['attempts']} "
         f"of {job['max_attempts']}, resuming from phase {job['phase']}"

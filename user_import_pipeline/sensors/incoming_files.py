@@ -1,0 +1,67 @@
+"""``incoming_files_sensor``: import each new or changed file dropped in ``incoming/``.
+
+A file is launched once its size and modification time have stayed the same across two
+ticks and it has not been touched for a few seconds, so a file still being written is
+left alone. The run key is the path plus that size and mtime: Dagster launches a key only
+once, so a file left in place is not imported again, and a changed file is imported once
+more. Dotfiles and anything but ``.json``/``.json.gz`` (e.g. ``.part``) are ignored;
+writers that can should write under a temporary name and rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import dagster as dg
+
+from user_import_pipeline.ingest.source import EXTENSIONS
+from user_import_pipeline.jobs.import_users import import_users
+from user_import_pipeline.sensors.run_requests import run_config, run_tags
+from user_import_pipeline.settings import ImportSettings
+
+INCOMING = "incoming"
+SETTLE_NS = 2_000_000_000
+
+
+@dg.sensor(
+    job=import_users,
+    minimum_interval_seconds=5,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Imports every new or changed .json/.json.gz file in $IMPORT_BASE_DIR/incoming",
+)
+def incoming_files_sensor(
+    context: dg.SensorEvaluationContext, import_settings: ImportSettings
+) -> dg.SensorResult | dg.SkipReason:
+    folder = import_settings.resolved_base_dir() / INCOMING
+    if not folder.is_dir():
+        return dg.SkipReason(f"{folder} does not exist")
+    previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    seen = _candidates(folder)
+    settled_before = time.time_ns() - SETTLE_NS
+    requests = [
+        dg.RunRequest(
+            run_key=f"{INCOMING}/{name}:{signature}",
+            run_config=run_config(source_path=f"{INCOMING}/{name}"),
+            tags=run_tags(f"{INCOMING}/{name}"),
+        )
+        for name, (signature, mtime_ns) in seen.items()
+        if previous.get(name) == signature and mtime_ns < settled_before
+    ]
+    cursor = json.dumps({name: signature for name, (signature, _) in seen.items()})
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+def _candidates(folder: os.PathLike[str]) -> dict[str, tuple[str, int]]:
+    """Importable files of the folder: name → ("size:mtime_ns", mtime_ns)."""
+    found = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith(EXTENSIONS):
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            found[entry.name] = (f"{info.st_size}:{info.st_mtime_ns}", info.st_mtime_ns)
+    return found

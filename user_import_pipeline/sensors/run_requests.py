@@ -1,0 +1,43 @@
+"""How every launcher asks for an import run: the run config and the tags the queue uses."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+# Tags read by the run queue (one run per file) and by the reaper (is a job being run?).
+FILE_TAG = "import_file"
+JOB_TAG = "import_job_id"
+
+ACTIVE_STATUSES = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+def run_config(source_path: str | None = None, job_id: str | None = None) -> dict:
+    config = {"source_path": source_path, "job_id": job_id}
+    return {"ops": {"claim_import": {"config": {k: v for k, v in config.items() if v}}}}
+
+
+def run_tags(source_path: str, job_id: str | None = None) -> dict[str, str]:
+    tags = {FILE_TAG: source_path}
+    if job_id is not None:
+        tags[JOB_TAG] = job_id
+    return tags
+
+
+def has_active_run(instance: dg.DagsterInstance, job_id: str) -> bool:
+    """True when a queued or running Dagster run is (or will be) working on the job."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(tags={JOB_TAG: job_id}, statuses=ACTIVE_STATUSES), limit=1
+    )
+    return bool(runs)
+
+
+def run_is_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
+    """True when this instance knows the run and it has ended (so its lease is dead)."""
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run.is_finished
