@@ -1,0 +1,103 @@
+import os
+import time
+
+import dagster as dg
+
+from user_import_pipeline.jobs.import_users import import_users
+from user_import_pipeline.sensors.incoming_files import incoming_files_sensor
+from user_import_pipeline.settings import ImportSettings
+
+
+def _tick(base_dir, cursor):
+    context = dg.build_sensor_context(
+        cursor=cursor, resources={"import_settings": ImportSettings(base_dir=str(base_dir))}
+    )
+    return incoming_files_sensor(context)
+
+
+def _age(path, seconds=10):
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def _keys(result):
+    return [request.run_key for request in result.run_requests]
+
+
+def test_a_file_is_launched_once_it_held_still_for_two_ticks(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    users = incoming / "users.json"
+    users.write_text("[]")
+    _age(users)
+    first = _tick(tmp_path, None)
+    assert _keys(first) == []
+    second = _tick(tmp_path, first.cursor)
+    assert len(second.run_requests) == 1
+    request = second.run_requests[0]
+    assert request.tags["import_file"] == "incoming/users.json"
+    config = request.run_config["ops"]["claim_import"]["config"]
+    assert config == {"source_path": "incoming/users.json"}
+    dg.validate_run_config(import_users, request.run_config)
+    # Same file on the next tick: the same run key (Dagster launches a key once).
+    third = _tick(tmp_path, second.cursor)
+    assert _keys(third) == _keys(second)
+
+
+def test_a_changed_file_gets_a_new_run_key(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    users = incoming / "users.json"
+    users.write_text("[]")
+    _age(users, 20)
+    cursor = _tick(tmp_path, None).cursor
+    before = _keys(_tick(tmp_path, cursor))
+    users.write_text('[{"name": "a", "email": "a@b.c"}]')
+    _age(users, 10)
+    cursor = _tick(tmp_path, cursor).cursor
+    after = _keys(_tick(tmp_path, cursor))
+    assert before and after and before != after
+
+
+def test_a_file_still_growing_is_not_launched(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    users = incoming / "users.json"
+    cursor = None
+    for part in ("[", '{"name": "a",', '"email": "a@b.c"}', "]"):
+        with users.open("a") as handle:
+            handle.write(part)
+        result = _tick(tmp_path, cursor)
+        assert _keys(result) == []
+        cursor = result.cursor
+
+
+def test_a_file_touched_just_now_waits_to_settle(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    (incoming / "users.json").write_text("[]")
+    cursor = _tick(tmp_path, None).cursor
+    assert _keys(_tick(tmp_path, cursor)) == []
+
+
+def test_dotfiles_part_files_other_extensions_and_symlinks_are_ignored(tmp_path):
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    outside = tmp_path / "outside.json"
+    outside.write_text("[]")
+    for name in (".hidden.json", "users.json.part", "notes.txt", "data.csv"):
+        (incoming / name).write_text("[]")
+        _age(incoming / name)
+    (incoming / "link.json").symlink_to(outside)
+    (incoming / "sub.json").mkdir()
+    (incoming / "ok.json.gz").write_bytes(b"")
+    _age(incoming / "ok.json.gz")
+    cursor = _tick(tmp_path, None).cursor
+    assert _keys(_tick(tmp_path, cursor)) == [
+        f"incoming/ok.json.gz:0:{(incoming / 'ok.json.gz').stat().st_mtime_ns}"
+    ]
+
+
+def test_no_incoming_folder_is_a_skip(tmp_path):
+    result = _tick(tmp_path, None)
+    assert isinstance(result, dg.SkipReason)
