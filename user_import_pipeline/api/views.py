@@ -1,0 +1,99 @@
+"""An import job and a user as the API (and ``user-import status``) show them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from user_import_pipeline.db.sqlfiles import statement
+
+# Row errors shown with a job; the rest stay in import_job_errors.
+ERRORS_SHOWN = 20
+
+# Ids are accepted in the canonical 8-4-4-4-12 form only (any case), so nothing that is
+# not a UUID ever reaches SQL.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def parse_uuid(text: str) -> str | None:
+    """The lowercase UUID, or None when ``text`` is not one."""
+    return text.lower() if _UUID.fullmatch(text) else None
+
+
+def read_job_report(conn: psycopg.Connection, job_id: str) -> dict[str, Any] | None:
+    """The job's row with its first ``ERRORS_SHOWN`` row errors under ``errors``."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        job = cursor.execute(statement("read_import_job_report"), {"job_id": job_id}).fetchone()
+        if job is None:
+            return None
+        errors = cursor.execute(
+            statement("list_import_job_errors"), {"job_id": job_id, "limit": ERRORS_SHOWN}
+        ).fetchall()
+    return {**job, "errors": errors}
+
+
+def read_user(conn: psycopg.Connection, user_id: str) -> dict[str, Any] | None:
+    """The user's row with its addresses in order under ``addresses``."""
+    with conn.cursor(row_factory=dict_row) as cursor:
+        user = cursor.execute(statement("read_user"), {"user_id": user_id}).fetchone()
+        if user is None:
+            return None
+        addresses = cursor.execute(
+            statement("list_user_addresses"), {"user_id": user_id}
+        ).fetchall()
+    return {**user, "addresses": addresses}
+
+
+def job_json(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(report["id"]),
+        "source_path": report["source_path"],
+        "status": report["status"],
+        "progress": {"processed": report["progress_processed"], "total": report["progress_total"]},
+        "counts": {
+            "imported": report["imported_count"],
+            "updated": report["updated_count"],
+            "unchanged": report["unchanged_count"],
+            "skipped": report["skipped_count"],
+            "failed": report["failed_count"],
+        },
+        "attempts": report["attempts"],
+        "error_message": report["error_message"],
+        "bytes_total": report["bytes_total"],
+        "bytes_processed": report["bytes_processed"],
+        "created_at": rfc3339(report["created_at"]),
+        "started_at": rfc3339(report["started_at"]),
+        "finished_at": rfc3339(report["finished_at"]),
+        "errors": [
+            {"row_index": e["row_index"], "code": e["code"], "message": e["message"]}
+            for e in report["errors"]
+        ],
+    }
+
+
+def user_json(user: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(user["id"]),
+        "external_id": user["external_id"],
+        "name": user["name"],
+        "email": user["email"],
+        "phone_number": user["phone_number"],
+        "created_at": rfc3339(user["created_at"]),
+        "updated_at": rfc3339(user["updated_at"]),
+        "addresses": [dict(address) for address in user["addresses"]],
+    }
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """UTC with ``Z`` and trailing zeros of the fraction dropped, as Go's time.Time marshals."""
+    if moment is None:
+        return None
+    utc = moment.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"

@@ -1,0 +1,44 @@
+"""``user-import api``: the HTTP API (SPEC §6) served by uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from user_import_pipeline import environment
+from user_import_pipeline.db.migrate import migrate
+from user_import_pipeline.launch import default_dagster_url
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    envvar="PORT",
+    default=8080,
+    show_default="$PORT or 8080",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
+def api(host: str, port: int) -> None:
+    """Serve the HTTP API: queue imports, read jobs and users, /healthz.
+
+    Files are resolved in IMPORT_BASE_DIR (default: the current folder); runs are launched
+    through the Dagster webserver at DAGSTER_WEBSERVER_URL (default http://127.0.0.1:3000).
+    """
+    import uvicorn
+
+    from user_import_pipeline.api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    dsn = environment.prepare()
+    migrate(dsn)
+    base_dir = Path(os.environ.get("IMPORT_BASE_DIR") or ".")
+    try:
+        app = create_app(dsn, base_dir, default_dagster_url())
+    except ValueError as exc:
+        raise click.UsageError(f"DAGSTER_WEBSERVER_URL: {exc}") from exc
+    uvicorn.run(app, host=host, port=port, server_header=False, log_level="info")

@@ -1,0 +1,265 @@
+"""``user-import submit`` and ``user-import status`` run as a user runs them: separate
+processes on this module's database. Dagster is either unreachable or a stand-in that
+records the GraphQL request (the real webserver + daemon are covered end to end elsewhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from user_import_pipeline.sensors.run_requests import FILE_TAG, JOB_TAG
+
+CLI = str(Path(sys.executable).with_name("user-import"))
+UNREACHABLE_DAGSTER = "http://127.0.0.1:1"
+
+
+@pytest.fixture
+def env(dsn, importer) -> dict[str, str]:
+    """The CLI's environment: this module's database, the importer's base directory."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        # Set, so that the CLI does not create a Dagster database nobody drops.
+        "DAGSTER_PG_URL": "postgresql+psycopg2://unused@127.0.0.1:1/unused",
+        "IMPORT_BASE_DIR": str(importer.base_dir),
+        "DAGSTER_WEBSERVER_URL": UNREACHABLE_DAGSTER,
+    }
+    return environment
+
+
+def _run(args, env, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _job(dsn, job_id) -> tuple | None:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT source_path, status FROM import_jobs WHERE id = %s", (job_id,)
+        ).fetchone()
+
+
+def _job_count(dsn) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM import_jobs").fetchone()
+        assert row is not None
+        return row[0]
+
+
+USERS_WITH_ERRORS = [
+    {"name": "Ann", "email": "ann@example.com"},
+    {"name": "Bad", "email": "not-an-email"},
+    {"name": "Bob", "email": "bob@example.com"},
+    {"email": "nameless@example.com"},
+]
+
+
+# --- status ----------------------------------------------------------------------------------
+
+
+def test_status_shows_the_job_its_counts_and_row_errors(importer, env):
+    outcome = importer.import_users(USERS_WITH_ERRORS)
+    job_id = str(outcome.job["id"])
+
+    shown = _run(["status", job_id], env)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert f"job        {job_id}" in out
+    assert "status     succeeded (phase addresses_replaced)" in out
+    assert "attempts   1 of 3" in out
+    assert "rows       4 of 4" in out
+    assert "counts     imported 2  updated 0  unchanged 0  skipped 2  failed 2" in out
+    assert "error      -" in out
+    assert re.search(r"^finished   \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out, re.MULTILINE)
+    assert "row 1  invalid_email" in out
+    assert "row 3  missing_field" in out
+
+
+def test_status_json_is_the_api_representation(importer, env):
+    job_id = str(importer.import_users(USERS_WITH_ERRORS).job["id"])
+    shown = _run(["status", "--json", job_id.upper()], env)
+    assert shown.returncode == 0, shown.stderr
+    job = json.loads(shown.stdout)
+    assert job["id"] == job_id
+    assert job["counts"] == {"imported": 2, "updated": 0, "unchanged": 0, "skipped": 2, "failed": 2}
+    assert [(e["row_index"], e["code"]) for e in job["errors"]] == [
+        (1, "invalid_email"),
+        (3, "missing_field"),
+    ]
+
+
+def test_status_of_a_failed_import_shows_its_error(importer, env):
+    (importer.base_dir / "bad.json").write_text('[{"name": "x"')
+    job_id = str(importer.run("bad.json").job["id"])
+    shown = _run(["status", job_id], env)
+    assert shown.returncode == 0, shown.stderr
+    assert "status     failed" in shown.stdout
+    assert "truncated" in shown.stdout
+    assert "row errors: none" in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("job_id", "message"),
+    [
+        pytest.param(str(uuid.uuid4()), "no import job", id="unknown"),
+        pytest.param("' OR 1=1 --", "is not a job id", id="sql-injection"),
+        pytest.param("12345", "is not a job id", id="number"),
+    ],
+)
+def test_status_of_an_unknown_or_invalid_id_exits_2(env, job_id, message):
+    shown = _run(["status", job_id], env)
+    assert shown.returncode == 2
+    assert message in shown.stderr
+    assert "Traceback" not in shown.stderr
+    assert shown.stdout == ""
+
+
+# --- submit ----------------------------------------------------------------------------------
+
+
+def test_submit_with_dagster_unreachable_queues_the_job_and_prints_its_id(importer, env, dsn):
+    importer.write("sub/users.json", [])
+    submitted = _run(["submit", "./sub/../sub/users.json"], env)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    assert str(uuid.UUID(job_id)) == job_id
+    assert _job(dsn, job_id) == ("sub/users.json", "queued")
+    assert "stays queued" in submitted.stderr
+    assert "Connection refused" in submitted.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        pytest.param("missing.json", "No such file", id="missing-file"),
+        pytest.param("../outside.json", "outside the import base directory", id="dot-dot"),
+        pytest.param("users.csv", "only .json and .json.gz", id="wrong-extension"),
+    ],
+)
+def test_submit_of_a_refused_path_exits_2_and_queues_nothing(env, dsn, path, message):
+    before = _job_count(dsn)
+    submitted = _run(["submit", path], env)
+    assert submitted.returncode == 2
+    assert message in submitted.stderr
+    assert _job_count(dsn) == before
+
+
+def test_submit_with_a_malformed_dagster_url_exits_2_and_queues_nothing(importer, env, dsn):
+    importer.write("users.json", [])
+    before = _job_count(dsn)
+    submitted = _run(["submit", "users.json", "--dagster-url", "localhost:3000"], env)
+    assert submitted.returncode == 2
+    assert "--dagster-url" in submitted.stderr
+    assert _job_count(dsn) == before
+
+
+class _FakeDagster(BaseHTTPRequestHandler):
+    """Answers the two GraphQL requests of ``submit_job_execution`` and records them."""
+
+    requests: list[dict]
+
+    def do_POST(self):
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.requests.append({"path": self.path, **request})
+        if "repositoriesOrError" in request["query"]:
+            node = {
+                "name": "__repository__",
+                "location": {"name": "user_import_pipeline"},
+                "pipelines": [{"name": "import_users"}],
+            }
+            data = {"repositoriesOrError": {"__typename": "RepositoryConnection", "nodes": [node]}}
+        else:
+            run = {"__typename": "LaunchRunSuccess", "run": {"runId": "fake-run-1"}}
+            data = {"launchPipelineExecution": run}
+        body = json.dumps({"data": data}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def fake_dagster() -> Iterator[tuple[str, list[dict]]]:
+    requests: list[dict] = []
+    handler = type("Handler", (_FakeDagster,), {"requests": requests})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/prefix", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_submit_asks_dagster_for_an_import_users_run_of_the_job(importer, env, dsn, fake_dagster):
+    url, requests = fake_dagster
+    importer.write("users.json", [])
+    submitted = _run(["submit", "users.json", "--dagster-url", url], env)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.strip()
+    assert "stays queued" not in submitted.stderr
+    assert _job(dsn, job_id) == ("users.json", "queued")
+    launch = requests[-1]
+    assert launch["path"] == "/prefix/graphql"
+    params = launch["variables"]["executionParams"]
+    assert params["selector"]["pipelineName"] == "import_users"
+    assert params["selector"]["repositoryLocationName"] == "user_import_pipeline"
+    assert params["runConfigData"] == {"ops": {"claim_import": {"config": {"job_id": job_id}}}}
+    tags = {tag["key"]: tag["value"] for tag in params["executionMetadata"]["tags"]}
+    assert tags == {FILE_TAG: "users.json", JOB_TAG: job_id}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("content", "exit_code", "status"),
+    [
+        pytest.param(json.dumps(USERS_WITH_ERRORS), 0, "succeeded", id="succeeded"),
+        pytest.param('[{"name": "x"', 1, "failed", id="failed"),
+    ],
+)
+def test_submit_wait_follows_the_job_and_exits_with_its_outcome(
+    importer, env, content, exit_code, status
+):
+    """The job is run here, in-process, by id - what the Dagster run would do."""
+    (importer.base_dir / "wait.json").write_text(content)
+    process = subprocess.Popen(
+        [CLI, "submit", "wait.json", "--wait"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        job_id = process.stdout.readline().strip()
+        assert job_id, process.stderr.read() if process.stderr else ""
+        assert process.poll() is None  # still waiting for the queued job
+        outcome = importer.run(job_id=job_id)
+        assert outcome.job is not None and outcome.job["status"] == status
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == exit_code, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["job_id"] == job_id
+    assert summary["status"] == status
+    if status == "succeeded":
+        assert summary["imported_count"] == 2 and summary["failed_count"] == 2
+    else:
+        assert "truncated" in summary["error_message"]
