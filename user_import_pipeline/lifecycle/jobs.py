@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,14 +74,18 @@ def claim(
     run_id: str,
     root_run_id: str,
     lease_seconds: int,
+    run_is_finished: Callable[[str], bool] = lambda run_id: False,
 ) -> Ticket:
     """Take the job for this run: an existing one by id, the unfinished one of this run's
     root run (a retry or re-execution), or a new one for ``source_path``.
 
-    The row is locked with SKIP LOCKED, so two runs racing for one job never both get it;
-    a live lease held by another run is refused, as is a job out of attempts (which is
-    marked failed then, if its last run died without saying so).
+    The row is locked with SKIP LOCKED, so two runs racing for one job never both get it.
+    Refused: a live lease held by another run (unless ``run_is_finished`` says that run
+    has ended), a file another live import is working on, and a job out of attempts
+    (which is marked failed then, if its last run died without saying so).
     """
+    if source_path is not None:
+        source_path = os.path.normpath(source_path)
     with transaction(conn):
         if job_id is None:
             found = conn.execute(
@@ -97,7 +103,7 @@ def claim(
             raise ClaimRefused(f"import job {job_id} does not exist or another run holds it")
         used_up: AttemptsUsedUp | None = None
         try:
-            _check_claimable(job, run_id, source_path)
+            _check_claimable(job, run_id, source_path, run_is_finished)
         except AttemptsUsedUp as exc:
             used_up = exc
             if job["status"] in ("queued", "running"):
@@ -107,6 +113,12 @@ def claim(
                 conn.execute(statement("fail_import_job"), params)
                 StagingTables.of(str(job_id)).drop(conn)
         else:
+            busy = conn.execute(
+                statement("find_live_job_for_file"),
+                {"source_path": job["source_path"], "job_id": job_id},
+            ).fetchone()
+            if busy is not None:
+                raise ClaimRefused(f"{job['source_path']} is being imported by job {busy[0]}")
             conn.execute(
                 statement("start_import_attempt"),
                 {
@@ -122,15 +134,21 @@ def claim(
     return Ticket(str(job_id), job["source_path"], Lease(dsn, str(job_id), run_id, lease_seconds))
 
 
-def _check_claimable(job: dict[str, Any], run_id: str, source_path: str | None) -> None:
+def _check_claimable(
+    job: dict[str, Any],
+    run_id: str,
+    source_path: str | None,
+    run_is_finished: Callable[[str], bool],
+) -> None:
     if source_path is not None and source_path != job["source_path"]:
         raise ClaimRefused(
             f"import job {job['id']} imports {job['source_path']!r}, not {source_path!r}"
         )
     if job["status"] == "succeeded":
         raise ClaimRefused(f"import job {job['id']} has already succeeded")
-    if job["lease_live"] and job["lease_owner"] != run_id:
-        raise ClaimRefused(f"import job {job['id']} is being worked on by run {job['lease_owner']}")
+    owner = job["lease_owner"]
+    if job["lease_live"] and owner != run_id and not run_is_finished(owner):
+        raise ClaimRefused(f"import job {job['id']} is being worked on by run {owner}")
     if job["attempts"] >= job["max_attempts"]:
         raise AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
 

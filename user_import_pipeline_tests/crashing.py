@@ -1,0 +1,198 @@
+"""An import run in a child process that dies (SIGKILL) or holds at a chosen point.
+
+A crash is a process that vanishes: no exception handler runs, nothing is marked failed and
+the job keeps its lease until it expires. That cannot happen inside pytest, so the tests run
+the job here, in a child process, after wrapping one function the ops call:
+
+- ``--at users_staged`` (``addresses_staged``, ``users_merged``, ``addresses_replaced``):
+  right after the function that records that phase returned, i.e. its transaction committed;
+- ``--at step:<sql file>``: right after that statement of a merge phase ran, inside the
+  phase's still open transaction.
+
+There the child either SIGKILLs itself (``--action kill``) or writes ``<marker>.reached`` and
+waits for ``<marker>.release`` (``--action hold``), still holding its lease. Production code
+is not touched: the wrapping happens only in this process.
+
+    python -m user_import_pipeline_tests.crashing --at users_merged --action kill \\
+        --instance-dir DIR '{"source_path": "users.json"}'
+
+The database, base directory and lease come from the environment like in any run
+(``DATABASE_URL``, ``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS``); the Dagster instance
+is the persistent one in ``--instance-dir``, so its runs can be re-executed afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from user_import_pipeline.definitions import defs
+from user_import_pipeline.merge.steps import StepRunner
+from user_import_pipeline.ops import merge as merge_ops
+from user_import_pipeline.ops import stage as stage_ops
+
+# The function that commits each phase, as the ops module that calls it names it.
+PHASE_FUNCTIONS = {
+    "users_staged": (stage_ops, "stage_user_rows"),
+    "addresses_staged": (stage_ops, "stage_address_rows"),
+    "users_merged": (merge_ops, "merge_user_rows"),
+    "addresses_replaced": (merge_ops, "replace_address_lists"),
+}
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def import_job() -> dg.JobDefinition:
+    """The code location's ``import_users`` with its resources (DATABASE_URL, IMPORT_*),
+    reconstructable so that ``dg.execute_job`` can run and re-execute it."""
+    return defs.resolve_job_def("import_users")
+
+
+def install_hook(at: str, act: Callable[[], None]) -> None:
+    """Call ``act`` right after the point ``at`` of the run (see the module docstring)."""
+    if at.startswith("step:"):
+        step = at.removeprefix("step:")
+        original_run = StepRunner.run
+
+        def run(self: StepRunner, name: str, params: Mapping[str, object] | None = None) -> Any:
+            cursor = original_run(self, name, params)
+            if name == step:
+                act()
+            return cursor
+
+        StepRunner.run = run  # type: ignore[method-assign]
+        return
+    module, attribute = PHASE_FUNCTIONS[at]
+    original = getattr(module, attribute)
+
+    @functools.wraps(original)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        act()
+        return result
+
+    setattr(module, attribute, wrapped)
+
+
+def kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def hold(marker: Path) -> Callable[[], None]:
+    def act() -> None:
+        marker.with_suffix(".reached").touch()
+        release = marker.with_suffix(".release")
+        while not release.exists():
+            time.sleep(0.05)
+
+    return act
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="claim_import's config as JSON")
+    parser.add_argument("--at", required=True)
+    parser.add_argument("--action", choices=("kill", "hold"), default="kill")
+    parser.add_argument("--marker", type=Path, help="hold: <marker>.reached / .release")
+    parser.add_argument("--instance-dir", required=True)
+    args = parser.parse_args(argv)
+    install_hook(args.at, kill if args.action == "kill" else hold(args.marker))
+    # Not this __main__ module: a pointer to it could not be followed by another process.
+    from user_import_pipeline_tests.crashing import import_job as importable_job
+
+    with dg.DagsterInstance.from_config(args.instance_dir) as instance:
+        result = dg.execute_job(
+            dg.reconstructable(importable_job),
+            instance,
+            run_config={"ops": {"claim_import": {"config": json.loads(args.config)}}},
+        )
+    print(json.dumps({"run_id": result.run_id, "success": result.success}))
+    return 0 if result.success else 1
+
+
+@dataclass
+class Child:
+    """A started child run, seen from the test."""
+
+    process: subprocess.Popen[bytes]
+    marker: Path
+
+    def wait_reached(self, timeout: float = 60) -> None:
+        """Wait until a holding child has reached its point (and fail if it died first)."""
+        deadline = time.monotonic() + timeout
+        while not self.marker.with_suffix(".reached").exists():
+            if self.process.poll() is not None:
+                raise AssertionError(f"child ended before its hold point: {self.output()}")
+            if time.monotonic() > deadline:
+                raise AssertionError("child did not reach its hold point in time")
+            time.sleep(0.05)
+
+    def release(self) -> None:
+        self.marker.with_suffix(".release").touch()
+
+    def wait(self, timeout: float = 60) -> int:
+        return self.process.wait(timeout)
+
+    def log(self) -> str:
+        """Everything the child printed (Dagster's event log goes to stderr)."""
+        log = self.marker.with_suffix(".log")
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def output(self) -> str:
+        """Exit code and the end of the child's output, for assertion messages."""
+        return f"exit {self.process.poll()}\n{self.log()[-4000:]}"
+
+    def stop(self) -> None:
+        """Kill the child if it still runs (test teardown)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(30)
+
+
+def start(
+    config: Mapping[str, str],
+    *,
+    dsn: str,
+    base_dir: Path,
+    lease_seconds: int,
+    instance_dir: str,
+    at: str,
+    action: str = "kill",
+    marker: Path | None = None,
+) -> Child:
+    """Start a child run of ``import_users`` with the hook at ``at``."""
+    marker = marker or base_dir / "child.marker"
+    env = {
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "IMPORT_BASE_DIR": str(base_dir),
+        "IMPORT_JOB_LEASE_SECONDS": str(lease_seconds),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    command = [sys.executable, "-m", "user_import_pipeline_tests.crashing", json.dumps(config)]
+    command += ["--at", at, "--action", action, "--marker", str(marker)]
+    command += ["--instance-dir", instance_dir]
+    # Output to a file, not a pipe: a child that holds must never block on a full pipe.
+    with open(marker.with_suffix(".log"), "wb") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+    return Child(process, marker)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
