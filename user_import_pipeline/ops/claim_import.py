@@ -41,13 +41,39 @@ def claim_import(
         except ValueError:
             message = f"job_id {config.job_id!r} is not a UUID"
             raise dg.Failure(message, allow_retries=False) from None
+    ticket = _claim(context, postgres, import_settings, job_id, config.source_path)
+    context.add_output_metadata({"job_id": ticket.job_id, "source_path": ticket.source_path})
+    return ticket
+
+
+def ticket_for_this_run(
+    context: dg.OpExecutionContext,
+    postgres: PostgresResource,
+    import_settings: ImportSettings,
+    ticket: jobs.Ticket,
+) -> jobs.Ticket:
+    """The ticket an op works under: the one it was handed, or - when this run is a
+    re-execution that skipped claim_import - the same job claimed anew by this run, so the
+    attempt is counted and the lease names the run that actually works."""
+    if ticket.lease.owner == context.run_id:
+        return ticket
+    return _claim(context, postgres, import_settings, ticket.job_id, None)
+
+
+def _claim(
+    context: dg.OpExecutionContext,
+    postgres: PostgresResource,
+    import_settings: ImportSettings,
+    job_id: str | None,
+    source_path: str | None,
+) -> jobs.Ticket:
     with postgres.connect() as conn:
         try:
             ticket = jobs.claim(
                 conn,
                 dsn=postgres.dsn,
                 job_id=job_id,
-                source_path=config.source_path,
+                source_path=source_path,
                 run_id=context.run_id,
                 root_run_id=context.run.root_run_id or context.run_id,
                 lease_seconds=import_settings.resolved_lease_seconds(),
@@ -67,8 +93,5 @@ def claim_import(
     context.log.info(
         f"import {ticket.job_id} of {ticket.source_path}: attempt {job['attempts']} "
         f"of {job['max_attempts']}, resuming from phase {job['phase']}"
-    )
-    context.add_output_metadata(
-        {"job_id": ticket.job_id, "source_path": ticket.source_path, "attempt": job["attempts"]}
     )
     return ticket

@@ -4,15 +4,21 @@ import dagster as dg
 
 from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.ops.claim_import import ticket_for_this_run
 from user_import_pipeline.ops.guard import guarded
+from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.tables import StagingTables
 
 
 @dg.op
 def finish_import(
-    context: dg.OpExecutionContext, ticket: jobs.Ticket, postgres: PostgresResource
+    context: dg.OpExecutionContext,
+    ticket: jobs.Ticket,
+    postgres: PostgresResource,
+    import_settings: ImportSettings,
 ) -> dict:
     """The job's final row: status, counts and timing."""
+    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
     with postgres.connect() as conn, guarded(context, postgres, ticket):
         jobs.succeed(conn, ticket)
         StagingTables.of(ticket.job_id).drop(conn)

@@ -539,13 +539,14 @@ def execute(instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecutionResult:
     return dg.execute_job(dg.reconstructable(crashing.import_job), instance, **kwargs)
 
 
+@pytest.mark.parametrize("from_failure", [True, False], ids=["from-failure", "all-steps"])
 def test_reexecution_resumes_the_job_of_its_root_run(
-    seeded, instance, reference, job_env, monkeypatch
+    seeded, instance, reference, job_env, monkeypatch, from_failure
 ):
     """Replace_addresses meets a database outage longer than its retries: the job fails
-    (users merged, addresses not). Re-executing from failure reuses the first run's
-    ticket, whose lease the failure released: it is refused without touching anything.
-    Re-executing the whole run claims the same job again (its root run's) and finishes it."""
+    (users merged, addresses not). Re-executing the run - from the failure, which skips
+    claim_import, or all of it - claims the same job again under the new run (attempt 2)
+    and finishes it exactly like an uninterrupted import."""
 
     def database_away(*args: Any, **kwargs: Any) -> Any:
         raise TransientDatabaseError("OperationalError: connection refused")
@@ -560,20 +561,20 @@ def test_reexecution_resumes_the_job_of_its_root_run(
     job = the_job(seeded)
     assert (job["status"], job["phase"]) == ("failed", "users_merged")
     assert job["error_message"].startswith("database unavailable after 1 retries")
-    after_failure = job_state(seeded, job["id"])
 
-    from_failure = execute(
-        instance, reexecution_options=dg.ReexecutionOptions.from_failure(first.run_id, instance)
+    options = (
+        dg.ReexecutionOptions.from_failure(first.run_id, instance)
+        if from_failure
+        else dg.ReexecutionOptions(first.run_id)
     )
-    assert not from_failure.success
-    assert any("no longer held by this run" in m for m in failure_messages(from_failure))
-    assert job_state(seeded, job["id"]) == after_failure
-
-    whole = execute(instance, reexecution_options=dg.ReexecutionOptions(first.run_id))
-    assert whole.success, failure_messages(whole)
-    assert instance.get_run_by_id(whole.run_id).root_run_id == first.run_id
-    assert job_state(seeded, the_job(seeded)["id"]) == reference
-    assert the_job(seeded)["attempts"] == 2
+    again = execute(instance, reexecution_options=options)
+    assert again.success, failure_messages(again)
+    assert instance.get_run_by_id(again.run_id).root_run_id == first.run_id
+    finished = the_job(seeded)
+    assert finished["id"] == job["id"]
+    assert finished["dagster_run_id"] == again.run_id
+    assert finished["attempts"] == 2
+    assert job_state(seeded, job["id"]) == reference
 
 
 @pytest.mark.slow
