@@ -65,6 +65,23 @@ def create_job(conn: psycopg.Connection, source_path: str, root_run_id: str | No
     return str(row[0])
 
 
+def record_refused(
+    conn: psycopg.Connection, source_path: str, message: str, run_id: str, root_run_id: str
+) -> str:
+    """A failed job for an import refused before it could be claimed (its path unusable)."""
+    row = conn.execute(
+        statement("record_refused_import"),
+        {
+            "source_path": source_path,
+            "error_message": message,
+            "run_id": run_id,
+            "root_run_id": root_run_id,
+        },
+    ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
 def claim(
     conn: psycopg.Connection,
     *,

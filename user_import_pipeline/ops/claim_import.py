@@ -41,9 +41,28 @@ def claim_import(
         except ValueError:
             message = f"job_id {config.job_id!r} is not a UUID"
             raise dg.Failure(message, allow_retries=False) from None
+    if config.source_path is not None:
+        _refuse_unstorable_path(context, postgres, config.source_path)
     ticket = _claim(context, postgres, import_settings, job_id, config.source_path)
     context.add_output_metadata({"job_id": ticket.job_id, "source_path": ticket.source_path})
     return ticket
+
+
+def _refuse_unstorable_path(
+    context: dg.OpExecutionContext, postgres: PostgresResource, source_path: str
+) -> None:
+    """A file name that is not UTF-8 (a lone surrogate after os.fsdecode) cannot be stored
+    as text: record the import as failed under a printable form of the name."""
+    try:
+        source_path.encode("utf-8")
+    except UnicodeEncodeError:
+        printable = source_path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        message = f"{printable!r}: the file name is not valid UTF-8"
+        with postgres.connect() as conn:
+            jobs.record_refused(
+                conn, printable, message, context.run_id, context.run.root_run_id or context.run_id
+            )
+        raise dg.Failure(message, allow_retries=False) from None
 
 
 def ticket_for_this_run(

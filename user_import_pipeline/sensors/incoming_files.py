@@ -60,8 +60,18 @@ def _candidates(folder: os.PathLike[str]) -> dict[str, tuple[str, int]]:
         for entry in entries:
             if entry.name.startswith(".") or not entry.name.endswith(EXTENSIONS):
                 continue
+            if not _is_utf8(entry.name):
+                continue  # a name we could not pass on as text; claim_import would refuse it
             if not entry.is_file(follow_symlinks=False):
                 continue
             info = entry.stat(follow_symlinks=False)
             found[entry.name] = (f"{info.st_size}:{info.st_mtime_ns}", info.st_mtime_ns)
     return found
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

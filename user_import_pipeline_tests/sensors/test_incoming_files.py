@@ -80,12 +80,13 @@ def test_a_file_touched_just_now_waits_to_settle(tmp_path):
     assert _keys(_tick(tmp_path, cursor)) == []
 
 
-def test_dotfiles_part_files_other_extensions_and_symlinks_are_ignored(tmp_path):
+def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ignored(tmp_path):
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     outside = tmp_path / "outside.json"
     outside.write_text("[]")
-    for name in (".hidden.json", "users.json.part", "notes.txt", "data.csv"):
+    not_utf8 = os.fsdecode(b"\xff.json")
+    for name in (".hidden.json", "users.json.part", "notes.txt", "data.csv", not_utf8):
         (incoming / name).write_text("[]")
         _age(incoming / name)
     (incoming / "link.json").symlink_to(outside)
