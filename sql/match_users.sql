@@ -9,6 +9,12 @@ WITH candidates AS (
            by_external_id.id AS external_id_user,
            by_uuid.id AS uuid_user,
            by_uuid.external_id AS uuid_user_external_id,
+           -- A user made from a UUID external id has it as its id; another spelling of
+           -- that UUID (case, hyphens, braces, urn:) is the same external id, not another.
+           -- (chr(123) || chr(125) are the braces, which this file cannot spell.)
+           translate(lower(regexp_replace(by_uuid.external_id, '^urn:uuid:', '', 'i')),
+                     chr(123) || chr(125) || '-', '')
+               = replace(by_uuid.id::text, '-', '') AS uuid_user_has_it,
            by_email.id AS email_user,
            by_email.external_id AS email_user_external_id
     FROM merge_plan AS p
@@ -22,12 +28,14 @@ decided AS (
     SELECT c.*,
            CASE WHEN c.external_id_user IS NOT NULL THEN c.external_id_user
                 WHEN c.uuid_user IS NOT NULL
-                THEN CASE WHEN c.uuid_user_external_id IS NULL THEN c.uuid_user END
+                THEN CASE WHEN c.uuid_user_external_id IS NULL OR c.uuid_user_has_it
+                          THEN c.uuid_user END
                 WHEN c.email_user IS NOT NULL
                 THEN CASE WHEN c.external_id IS NULL OR c.email_user_external_id IS NULL
                           THEN c.email_user END
            END AS matched,
-           c.external_id_user IS NULL AND c.uuid_user_external_id IS NOT NULL AS id_conflict,
+           c.external_id_user IS NULL AND c.uuid_user_external_id IS NOT NULL
+               AND NOT c.uuid_user_has_it AS id_conflict,
            c.external_id_user IS NULL AND c.uuid_user IS NULL
                AND c.external_id IS NOT NULL AND c.email_user_external_id IS NOT NULL
                AS adoption_conflict
