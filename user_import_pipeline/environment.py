@@ -38,6 +38,9 @@ def prepare() -> str:
     if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").exists():
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    # Ten run workers starting at once on a small host can take longer than Dagster's
+    # default 60 s gRPC deadline for StartRun, which fails the run before it begins.
+    os.environ.setdefault("DAGSTER_GRPC_TIMEOUT_SECONDS", "180")
     return url
 
 
