@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 import click
 
@@ -16,4 +18,7 @@ def dagster(args: tuple[str, ...]) -> None:
     """Run `dagster ARGS` (e.g. `dev`, `job launch ...`) with DATABASE_URL, DAGSTER_PG_URL
     and DAGSTER_HOME set (starting the embedded PostgreSQL when DATABASE_URL is unset)."""
     migrate(environment.prepare())
-    os.execvp("dagster", ["dagster", *args])
+    # The dagster script of this interpreter's environment, whether or not it is on PATH.
+    beside = Path(sys.executable).with_name("dagster")
+    program = str(beside) if beside.exists() else "dagster"
+    os.execvp(program, [program, *args])
