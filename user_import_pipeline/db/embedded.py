@@ -81,6 +81,8 @@ class EmbeddedServer:
 
     def stop(self) -> bool:
         """Stop the server; False when it was not running."""
+        if not self.root.exists():
+            return False
         with _exclusive(self.root / ".lock"):
             if not self.is_running():
                 return False

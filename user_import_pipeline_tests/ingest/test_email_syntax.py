@@ -16,13 +16,12 @@ import string
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from user_import_pipeline.ingest.email_syntax import is_valid_email
+from user_import_pipeline_tests.corpora import CORPORA
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 EMAIL_VALIDATOR_VECTORS = CORPORA / "python-email-validator" / "tests" / "test_syntax.vectors.json"
 ISEMAIL_TESTS = CORPORA / "isemail" / "test" / "tests.xml"
 

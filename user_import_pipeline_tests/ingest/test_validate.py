@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import pickle
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
+from user_import_pipeline_tests.corpora import CORPORA
 
-BLNS = (
-    Path(__file__).resolve().parents[2].parent
-    / "shared"
-    / "corpora"
-    / "big-list-of-naughty-strings"
-    / "blns.json"
-)
+BLNS = CORPORA / "big-list-of-naughty-strings" / "blns.json"
 
 ABSENT = object()
 EMAIL = "ann@example.com"

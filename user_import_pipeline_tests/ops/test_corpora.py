@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -24,11 +23,11 @@ import pytest
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.ingest.validate import RowError, validate_user
 from user_import_pipeline_tests.conftest import create_database, drop_database
+from user_import_pipeline_tests.corpora import CORPORA
 from user_import_pipeline_tests.importing import Importer
 
 pytestmark = pytest.mark.slow
 
-CORPORA = Path(__file__).resolve().parents[2].parent / "shared" / "corpora"
 SUITE = CORPORA / "JSONTestSuite" / "test_parsing"
 BLNS = CORPORA / "big-list-of-naughty-strings" / "blns.json"
 SUITE_FILES = sorted(path.name for path in SUITE.glob("*.json"))
