@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need (a venv from pyproject.toml with the dev extra), checks
-# lint and formatting, and runs the whole test suite against a real PostgreSQL:
+# lint, formatting and types, and runs the whole test suite against a real PostgreSQL:
 # TEST_DATABASE_URL when set, else the embedded server.
 set -euo pipefail
 source "$(dirname "$0")/venv.sh" dev
 ruff check .
 ruff format --check .
+mypy
 pytest "$@"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -63,7 +64,7 @@ def ensure_database(url: str) -> None:
 
 
 def _database_name(url: str) -> str:
-    return conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
+    return str(conninfo.conninfo_to_dict(url).get("dbname") or "postgres")
 
 
 def _with_database(url: str, database: str) -> str:
@@ -72,7 +73,7 @@ def _with_database(url: str, database: str) -> str:
     return _to_url(params)
 
 
-def _to_url(params: dict[str, object]) -> str:
+def _to_url(params: Mapping[str, object]) -> str:
     # Dagster's storage takes URLs only, so rebuild one rather than a key=value string.
     user = quote(str(params.get("user", "")), safe="")
     password = params.get("password")

@@ -51,5 +51,6 @@ def _summary_of_run(dsn: str, result: dg.ExecuteInProcessResult) -> dict:
             return jobs.summary(jobs.read_job(conn, str(row[0])))
     # The run failed before it could claim a job (e.g. the job was refused).
     failure = next((e for e in result.all_events if e.is_step_failure), None)
-    message = failure.step_failure_data.error.message if failure else "the run failed"
+    error = failure.step_failure_data.error if failure else None
+    message = error.message if error else "the run failed"
     return {"job_id": None, "status": "failed", "error_message": message.strip()}

@@ -108,6 +108,6 @@ def open_source(path: Path) -> Iterator[OpenedSource]:
         hashing = _HashingReader(raw, digest)
         stream: BinaryIO = hashing  # type: ignore[assignment]
         if path.name.endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[arg-type]
+            stream = gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload]
         source = OpenedSource(path, stream, raw, info.st_size, digest, info.st_mtime_ns)
         yield source

@@ -85,5 +85,6 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     require_ours(recorded, ticket)
     counts = recorded.fetchone()
     assert counts is not None
+    imported, updated, unchanged = counts
     steps.run("update_error_counts", params)
-    return MergedUsers(*counts, seconds=steps.seconds)
+    return MergedUsers(imported, updated, unchanged, seconds=steps.seconds)
