@@ -4,8 +4,7 @@ import dagster as dg
 
 from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.ops.claim_import import ticket_for_this_run
-from user_import_pipeline.ops.guard import guarded
+from user_import_pipeline.ops.guard import working_on
 from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.tables import StagingTables
 
@@ -18,8 +17,7 @@ def finish_import(
     import_settings: ImportSettings,
 ) -> dict:
     """The job's final row: status, counts and timing."""
-    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    with working_on(context, postgres, import_settings, ticket) as (ticket, conn):
         jobs.succeed(conn, ticket)
         StagingTables.of(ticket.job_id).drop(conn)
         job = jobs.read_job(conn, ticket.job_id)

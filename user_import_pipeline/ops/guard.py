@@ -4,14 +4,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import dagster as dg
+import psycopg
 
 from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.lifecycle.lease import LeaseLost
+from user_import_pipeline.ops.claim_import import ticket_for_this_run
+from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.tables import StagingTables
 
 TRANSIENT_RETRIES = 3
+
+
+@contextmanager
+def working_on(
+    context: dg.OpExecutionContext,
+    postgres: PostgresResource,
+    import_settings: ImportSettings,
+    ticket: jobs.Ticket,
+) -> Iterator[tuple[jobs.Ticket, psycopg.Connection]]:
+    """What every op after the claim works in: this run's ticket for the job, a connection,
+    and ``guarded`` around the work."""
+    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
+    with postgres.connect() as conn, guarded(context, postgres, ticket):
+        yield ticket, conn
 
 
 @contextmanager

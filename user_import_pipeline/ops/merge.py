@@ -12,8 +12,7 @@ from user_import_pipeline.merge.merge_users import merge_users as merge_user_row
 from user_import_pipeline.merge.replace_addresses import (
     replace_addresses as replace_address_lists,
 )
-from user_import_pipeline.ops.claim_import import ticket_for_this_run
-from user_import_pipeline.ops.guard import guarded
+from user_import_pipeline.ops.guard import working_on
 from user_import_pipeline.ops.stage import restage
 from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.tables import StagingLost
@@ -29,8 +28,7 @@ def merge_users(
     import_settings: ImportSettings,
 ) -> jobs.Ticket:
     """Upsert users by external id with email fallback; only changed users are written."""
-    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    with working_on(context, postgres, import_settings, ticket) as (ticket, conn):
         merged = _with_staging(
             context,
             conn,
@@ -62,8 +60,7 @@ def replace_addresses(
     import_settings: ImportSettings,
 ) -> jobs.Ticket:
     """Replace the address lists that changed, for the users this import applied."""
-    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    with working_on(context, postgres, import_settings, ticket) as (ticket, conn):
         replaced = _with_staging(
             context, conn, ticket, import_settings, lambda: replace_address_lists(conn, ticket)
         )

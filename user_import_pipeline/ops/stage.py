@@ -9,8 +9,7 @@ from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.ingest.source import resolve_source
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.lifecycle.lease import Progress
-from user_import_pipeline.ops.claim_import import ticket_for_this_run
-from user_import_pipeline.ops.guard import guarded
+from user_import_pipeline.ops.guard import working_on
 from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.stage_addresses import stage_addresses as stage_address_rows
 from user_import_pipeline.staging.stage_users import StagedUsers
@@ -26,8 +25,7 @@ def stage_users(
     import_settings: ImportSettings,
 ) -> jobs.Ticket:
     """Stream the file through validation into UNLOGGED staging (COPY), in one transaction."""
-    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    with working_on(context, postgres, import_settings, ticket) as (ticket, conn):
         job = jobs.read_job(conn, ticket.job_id)
         tables = StagingTables.of(ticket.job_id)
         if jobs.reached(job["phase"], "users_staged") and tables.intact(conn, job, False):
@@ -83,8 +81,7 @@ def stage_addresses(
     import_settings: ImportSettings,
 ) -> jobs.Ticket:
     """Spread the staged address lists into one staging row per address."""
-    ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    with working_on(context, postgres, import_settings, ticket) as (ticket, conn):
         job = jobs.read_job(conn, ticket.job_id)
         tables = StagingTables.of(ticket.job_id)
         if jobs.reached(job["phase"], "addresses_staged") and tables.intact(conn, job):
