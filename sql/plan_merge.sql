@@ -1,27 +1,17 @@
--- One row per valid staged row, with the duplicates within the file decided (SPEC §3.1):
--- the last row of an identity wins; among those winners, the last row of an email wins.
+-- The whole plan of a user merge in one pass over the staged rows (each later UPDATE of a
+-- million-row temp table would rewrite all of it):
+--
+-- 1. Duplicates within the file (SPEC §3.1): the last row of an identity wins; among
+--    those winners, the last row of an email wins.
+-- 2. Matching (SPEC §3.2-3.3): by external id; else, for a UUID external id, by user id
+--    (only a user without an external id, or one whose external id is another spelling
+--    of that id, may be taken); else by email (a row with an external id may only adopt
+--    a user without one); else a new user. A matched user may not take an email that
+--    another user has now. Conflicts are judged against the users as they were before
+--    this merge, so the outcome does not depend on row order.
+-- 3. Whether a matched user's row changes (an adopted external id is a change).
 CREATE TEMP TABLE merge_plan ON COMMIT DROP AS
-SELECT s.row_index,
-       s.external_id,
-       s.external_uuid,
-       s.name,
-       s.email,
-       s.email_lower,
-       s.phone_number,
-       s.has_addresses,
-       NULL::uuid AS user_id,
-       false AS is_new,
-       false AS row_changed,
-       false AS addresses_changed,
-       CASE WHEN s.row_index <> s.identity_winner OR s.row_index <> s.email_winner
-            THEN 'duplicate_in_file' END AS code,
-       CASE WHEN s.row_index <> s.identity_winner
-            THEN 'superseded by row ' || s.identity_winner || ', which has the same identity'
-            WHEN s.row_index <> s.email_winner
-            THEN 'email is also used by row ' || s.email_winner || ', which has another identity'
-       END AS message,
-       s.row_index <> s.identity_winner AS superseded
-FROM (
+WITH ranked AS (
     SELECT w.*,
            max(w.row_index) FILTER (WHERE w.row_index = w.identity_winner)
                OVER (PARTITION BY w.email_lower) AS email_winner
@@ -33,4 +23,87 @@ FROM (
         FROM {stg_users} AS u
         WHERE u.error_code IS NULL
     ) AS w
-) AS s
+),
+candidates AS (
+    SELECT r.*,
+           r.row_index <> r.identity_winner OR r.row_index <> r.email_winner AS duplicate,
+           by_external_id.id AS external_id_user,
+           by_uuid.id AS uuid_user,
+           by_uuid.external_id AS uuid_user_external_id,
+           -- A user made from a UUID external id has it as its id; another spelling of
+           -- that UUID (case, hyphens, braces, urn:) is the same external id, not another.
+           -- (chr(123) || chr(125) are the braces, which this file cannot spell.)
+           translate(lower(regexp_replace(by_uuid.external_id, '^urn:uuid:', '', 'i')),
+                     chr(123) || chr(125) || '-', '')
+               = replace(by_uuid.id::text, '-', '') AS uuid_user_has_it,
+           by_email.id AS email_user,
+           by_email.external_id AS email_user_external_id
+    FROM ranked AS r
+    LEFT JOIN users AS by_external_id ON by_external_id.external_id = r.external_id
+    LEFT JOIN users AS by_uuid
+        ON by_external_id.id IS NULL AND by_uuid.id = r.external_uuid
+    LEFT JOIN users AS by_email ON lower(by_email.email) = r.email_lower
+),
+decided AS (
+    SELECT c.*,
+           CASE WHEN c.external_id_user IS NOT NULL THEN c.external_id_user
+                WHEN c.uuid_user IS NOT NULL
+                THEN CASE WHEN c.uuid_user_external_id IS NULL OR c.uuid_user_has_it
+                          THEN c.uuid_user END
+                WHEN c.email_user IS NOT NULL
+                THEN CASE WHEN c.external_id IS NULL OR c.email_user_external_id IS NULL
+                          THEN c.email_user END
+           END AS matched,
+           c.external_id_user IS NULL AND c.uuid_user_external_id IS NOT NULL
+               AND NOT c.uuid_user_has_it AS id_conflict,
+           c.external_id_user IS NULL AND c.uuid_user IS NULL
+               AND c.external_id IS NOT NULL AND c.email_user_external_id IS NOT NULL
+               AS adoption_conflict
+    FROM candidates AS c
+),
+planned AS MATERIALIZED (
+    SELECT d.row_index,
+           d.external_id,
+           d.external_uuid,
+           d.name,
+           d.email,
+           d.email_lower,
+           d.phone_number,
+           d.has_addresses,
+           CASE WHEN d.duplicate THEN NULL
+                WHEN d.matched IS NOT NULL THEN d.matched
+                WHEN NOT (d.id_conflict OR d.adoption_conflict)
+                THEN coalesce(d.external_uuid, gen_random_uuid()) END AS user_id,
+           NOT d.duplicate AND d.matched IS NULL
+               AND NOT (d.id_conflict OR d.adoption_conflict) AS is_new,
+           CASE WHEN d.duplicate THEN 'duplicate_in_file'
+                WHEN d.id_conflict THEN 'id_conflict'
+                WHEN d.adoption_conflict THEN 'email_conflict'
+                WHEN d.email_user <> d.matched THEN 'email_conflict' END AS code,
+           CASE WHEN d.row_index <> d.identity_winner
+                THEN 'superseded by row ' || d.identity_winner || ', which has the same identity'
+                WHEN d.row_index <> d.email_winner
+                THEN 'email is also used by row ' || d.email_winner
+                     || ', which has another identity'
+                WHEN d.id_conflict
+                THEN 'user ' || d.uuid_user || ' already has another external id ('
+                     || d.uuid_user_external_id || ')'
+                WHEN d.adoption_conflict
+                THEN 'email belongs to a user with another external id ('
+                     || d.email_user_external_id || ')'
+                WHEN d.email_user <> d.matched
+                THEN 'email belongs to another user (' || d.email_user || ')' END AS message,
+           d.row_index <> d.identity_winner AS superseded
+    FROM decided AS d
+)
+SELECT p.*,
+       coalesce(
+           p.code IS NULL AND NOT p.is_new
+           AND (m.name, m.email, m.phone_number, m.external_id)
+               IS DISTINCT FROM
+               (p.name, p.email, p.phone_number, coalesce(m.external_id, p.external_id)),
+           false
+       ) AS row_changed,
+       false AS addresses_changed
+FROM planned AS p
+LEFT JOIN users AS m ON NOT p.is_new AND m.id = p.user_id

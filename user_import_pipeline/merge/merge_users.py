@@ -2,15 +2,15 @@
 
 The algorithm, one SQL file per step, all on the staged rows of one import:
 
-1. ``plan_merge``: keep the valid rows; the last row of an identity (external id, else
-   lower(email)) wins, then the last row of an email among those winners; the losers are
-   ``duplicate_in_file``.
-2. ``match_users``: find each survivor's user - by external id, by id for a UUID external
-   id, by email - or give it a new id; reject ``id_conflict``/``email_conflict``.
-3. ``reject_duplicate_targets``: two rows reaching one user: the later wins.
-4. ``detect_user_changes`` and ``changed_address_lists``: decide per matched user whether
-   its row or its address list differs, so the counts can say updated or unchanged.
-5. Record the rejected rows, UPDATE only the changed users, INSERT the new ones, and
+1. ``plan_merge``, one pass: keep the valid rows; the last row of an identity (external
+   id, else lower(email)) wins, then the last row of an email among those winners (the
+   losers are ``duplicate_in_file``); find each survivor's user - by external id, by id
+   for a UUID external id, by email - or give it a new id, rejecting ``id_conflict`` and
+   ``email_conflict``; and note whether a matched user's row differs.
+2. ``reject_duplicate_targets``: two rows reaching one user: the later wins.
+3. ``changed_address_lists``: decide per matched user whether its address list differs,
+   so the counts can say updated or unchanged.
+4. Record the rejected rows, UPDATE only the changed users, INSERT the new ones, and
    record the counts and the phase in the same transaction.
 
 Merges of concurrent imports take turns through an advisory lock, and an import that has
@@ -73,8 +73,7 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     steps = StepRunner(conn, tables.names)
     steps.run("plan_merge")
     conn.execute(statement("analyze_table", table="merge_plan"))
-    for name in ("match_users", "reject_duplicate_targets", "detect_user_changes"):
-        steps.run(name)
+    steps.run("reject_duplicate_targets")
     steps.run("address_targets_of_plan")
     steps.run("changed_address_lists")
     steps.run("mark_address_changes")
