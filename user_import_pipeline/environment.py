@@ -31,7 +31,7 @@ def prepare() -> str:
         os.environ["DATABASE_URL"] = url
     ensure_database(url)
     if not os.environ.get("DAGSTER_PG_URL"):
-        dagster_url = _with_database(url, f"{_database_name(url)}_dagster")
+        dagster_url = with_database(url, f"{_database_name(url)}_dagster")
         ensure_database(dagster_url)
         os.environ["DAGSTER_PG_URL"] = dagster_url.replace(
             "postgresql://", "postgresql+psycopg2://", 1
@@ -55,7 +55,7 @@ def ensure_database(url: str) -> None:
         if "does not exist" not in str(exc):
             raise
     # Another process may create it in the meantime.
-    maintenance = _with_database(url, "postgres")
+    maintenance = with_database(url, "postgres")
     with (
         psycopg.connect(maintenance, autocommit=True) as conn,
         contextlib.suppress(psycopg.errors.DuplicateDatabase),
@@ -67,7 +67,7 @@ def _database_name(url: str) -> str:
     return str(conninfo.conninfo_to_dict(url).get("dbname") or "postgres")
 
 
-def _with_database(url: str, database: str) -> str:
+def with_database(url: str, database: str) -> str:
     params = conninfo.conninfo_to_dict(url)
     params["dbname"] = database
     return _to_url(params)
