@@ -1,0 +1,142 @@
+"""Ten overlapping imports at once, and a file replaced while it is being imported."""
+
+import json
+import os
+import random
+import threading
+import time
+
+import psycopg
+import pytest
+
+from user_import_pipeline.generate import generate_users
+
+USERS = 60
+FILES = 10
+
+
+def _file_users(index: int) -> list[dict]:
+    """The same users (external ids and emails) in every file, in a file-specific order,
+    with values that say which file they came from."""
+    users = [
+        {
+            "id": f"ext-{n}" if n % 3 else None,
+            "name": f"User {n} of file {index}",
+            "email": f"user{n}@example.com" if index % 2 else f"USER{n}@Example.com",
+            "phone_number": f"+1 555 {index:02d}{n:04d}",
+            "addresses": [
+                {
+                    "street": f"{index} Main St",
+                    "city": "Springfield",
+                    "state": "IL",
+                    "zip_code": f"{index:05d}",
+                    "country": "US",
+                }
+            ]
+            * (n % 3),
+        }
+        for n in range(USERS)
+    ]
+    random.Random(index).shuffle(users)
+    return users
+
+
+@pytest.mark.slow
+def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(importer):
+    paths = [importer.write(f"overlap-{i}.json", _file_users(i)) for i in range(FILES)]
+    outcomes: dict[int, object] = {}
+    barrier = threading.Barrier(FILES)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        outcomes[index] = importer.run(paths[index])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(FILES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+
+    assert len(outcomes) == FILES
+    for index, outcome in outcomes.items():
+        assert outcome.job["status"] == "succeeded", (index, outcome.job["error_message"])
+        counts = outcome.counts
+        assert counts["skipped_count"] == 0, counts
+        assert counts["imported_count"] + counts["updated_count"] == USERS, counts
+    # Some import ran first and created every user; each later one changed every user.
+    assert sorted(o.counts["imported_count"] for o in outcomes.values()) == [0] * 9 + [USERS]
+
+    # In a serial order the last import wins for every user: all values from one file.
+    stored = importer.users()
+    assert len(stored) == USERS
+    names = {user["name"].rsplit(" ", 1)[1] for user in stored.values()}
+    assert len(names) == 1, names
+    last = int(names.pop())
+    expected = {u["email"].lower(): u for u in _file_users(last)}
+    for email, user in stored.items():
+        want = expected[email]
+        assert (user["name"], user["email"], user["phone_number"]) == (
+            want["name"],
+            want["email"],
+            want["phone_number"],
+        )
+        assert user["addresses"] == want["addresses"]
+
+
+def _watch_until_streaming(dsn: str, started: threading.Event) -> None:
+    deadline = time.monotonic() + 60
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT bytes_processed FROM import_jobs WHERE status = 'running'"
+                " AND phase = 'pending'"
+            ).fetchone()
+            if row is not None and row[0] > 0:
+                started.set()
+                return
+            time.sleep(0.02)
+
+
+def _replace_while_streaming(importer, source: str, replace) -> object:
+    """Run the import of ``source``; as soon as it streams, call ``replace(path)``."""
+    importer.lease_seconds = 1  # progress is written every third of a second
+    started = threading.Event()
+    watcher = threading.Thread(target=_watch_until_streaming, args=(importer.dsn, started))
+    watcher.start()
+    result: dict[str, object] = {}
+    runner = threading.Thread(target=lambda: result.update(outcome=importer.run(source)))
+    runner.start()
+    assert started.wait(60), "the import never started streaming"
+    replace(importer.base_dir / source)
+    runner.join(300)
+    watcher.join()
+    return result["outcome"]
+
+
+@pytest.mark.slow
+def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_bytes(importer):
+    generate_users(importer.base_dir / "big.json", 40_000, seed=1)
+    generate_users(importer.base_dir / "other.json", 40_000, seed=2)
+    original = json.loads((importer.base_dir / "big.json").read_text())
+    outcome = _replace_while_streaming(
+        importer, "big.json", lambda path: os.replace(path.with_name("other.json"), path)
+    )
+    assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
+    stored = importer.users()
+    assert {u["email"].lower() for u in original} == set(stored)
+
+
+@pytest.mark.slow
+def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(importer):
+    generate_users(importer.base_dir / "big.json", 40_000, seed=1)
+
+    def overwrite(path):
+        # Same length and still valid JSON: only the size/mtime check can notice it.
+        data = path.read_bytes()
+        with open(path, "r+b") as handle:
+            handle.write(data.replace(b"example", b"EXAMPLE"))
+
+    outcome = _replace_while_streaming(importer, "big.json", overwrite)
+    assert outcome.job["status"] == "failed"
+    assert "modified while it was being read" in outcome.job["error_message"]
+    assert importer.users() == {}
