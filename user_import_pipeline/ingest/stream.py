@@ -3,6 +3,10 @@
 ijson's ``items``/``parse`` build a prefix string per nesting level (memory grows with
 depth squared), so we build items ourselves from ``basic_parse`` events, which carry no
 prefix, and refuse nesting deeper than ``MAX_DEPTH`` before anything deeper is built.
+
+Memory stays bounded for every input (SPEC §2): the parser never holds a value longer than
+``MAX_VALUE_BYTES`` or ``sys.get_int_max_str_digits()`` digits (both refused while reading),
+and an item keeps only what validation reads (``_build_items``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,20 @@ from typing import BinaryIO
 import ijson
 
 from user_import_pipeline.ingest.source import ImportFileError
+from user_import_pipeline.ingest.validate import (
+    ADDRESS_KEYS,
+    MAX_ADDRESSES,
+    USER_KEYS,
+    Oversized,
+)
 
 MAX_DEPTH = 64
+# yajl holds a whole string in memory before handing it over: longer runs between two
+# quotes are refused while reading. Far above every field limit (SPEC §2), so it binds
+# only values of ignored keys.
+MAX_VALUE_BYTES = 8 * 1024 * 1024
+# A kept string longer than this is beyond every field limit even after trimming.
+_KEPT_CHARS = 1024
 _BOM = b"\xef\xbb\xbf"
 # yajl also skips vertical tab and form feed between tokens, but JSON whitespace is only
 # space, tab, CR and LF. Neither byte can be part of valid JSON anywhere (raw control
@@ -44,6 +60,8 @@ class _Counting:
         self.start: int | None = None  # offset of the first byte that is not whitespace
         self._first = True
         self._digits = 0  # length of the run of digits that ended the last block
+        self._unquoted = 0  # bytes since the last quote that ends or starts a string
+        self._escaping = False  # the last block ended in a backslash that escapes
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
@@ -63,8 +81,28 @@ class _Counting:
         if self.start is None and (text := data.lstrip(b" \t\r\n")):
             self.start = self.consumed + len(data) - len(text)
         self._refuse_long_digit_runs(data)
+        self._refuse_long_strings(data)
         self.consumed += len(data)
         return data
+
+    def _refuse_long_strings(self, data: bytes) -> None:
+        """Refuse more than MAX_VALUE_BYTES between two string quotes. Escaped quotes do not
+        count: pairs of backslashes are masked first, then escaped quotes (same length, so
+        positions stay exact)."""
+        end = self.consumed + len(data)
+        if self._escaping:
+            data = b"_" + data[1:]
+        if b"\\" in data:
+            data = data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
+        self._escaping = data.endswith(b"\\")
+        first = data.find(b'"')
+        run = self._unquoted + (len(data) if first < 0 else first)
+        self._unquoted = run if first < 0 else len(data) - data.rfind(b'"') - 1
+        if run > MAX_VALUE_BYTES:
+            raise ImportFileError(
+                f"{self._name}: a value longer than {MAX_VALUE_BYTES // 2**20} MiB at or before "
+                f"byte {end}; values that long are not supported"
+            )
 
     def _refuse_long_digit_runs(self, data: bytes) -> None:
         """ijson's C backend does not check its int() of an integer longer than Python's
@@ -124,9 +162,17 @@ def _describe(exc: BaseException, name: str, consumed: int) -> str:
     return f"{name}: invalid JSON at or before byte {consumed}: {detail}"
 
 
+# What a level of the item being built is, for deciding which values to keep.
+_USER, _ADDRESSES, _ADDRESS, _DROPPED = range(4)
+
+
 def _build_items(
     events: Iterator[tuple[str, object]], name: str, counting: _Counting
 ) -> Iterator[object]:
+    """Items as far as validation reads them, so that memory stays bounded whatever the
+    input: values of unknown keys are dropped, a container where a scalar or address belongs
+    is kept as an empty one of its kind (validation names its type), at most one address
+    more than the limit is kept, and an over-long string becomes `Oversized`."""
     first = next(events, None)
     if first is None:
         raise ImportFileError(f"{name}: file is empty, expected a JSON array")
@@ -135,43 +181,68 @@ def _build_items(
         raise ImportFileError(
             f"{name}: the top level must be a JSON array, found {found} at byte {counting.start}"
         )
-    stack: list[dict | list] = []
-    keys: list[str | None] = []
-    key: str | None = None
+    containers: list[dict | list] = []
+    kinds: list[int] = []
+    key: object = None
     row = 0
     for event, value in events:
         if event == "map_key":
-            key = value  # type: ignore[assignment]
+            key = value
         elif event == "start_map" or event == "start_array":
-            if len(stack) + 2 > MAX_DEPTH:
+            if len(kinds) + 2 > MAX_DEPTH:
                 raise ImportFileError(
                     f"{name}: nesting deeper than {MAX_DEPTH} levels in row {row}"
                 )
             container: dict | list = {} if event == "start_map" else []
-            if stack:
-                _add(stack[-1], key, container)
-            stack.append(container)
-            keys.append(key)
+            kinds.append(_open(kinds[-1] if kinds else None, containers, key, container))
+            containers.append(container)
         elif event == "end_map" or event == "end_array":
-            if not stack:
+            if not kinds:
                 break  # the end of the top-level array
-            done = stack.pop()
-            key = keys.pop()
-            if not stack:
+            kinds.pop()
+            done = containers.pop()
+            if not kinds:
                 yield done
                 row += 1
-        elif stack:
-            _add(stack[-1], key, value)
-        else:
+        elif not kinds:
             yield value
             row += 1
+        else:
+            _keep(kinds[-1], containers[-1], key, value)
     # Drain the parser: trailing garbage after the array is a syntax error too.
     for _ in events:
         pass
 
 
-def _add(parent: dict | list, key: str | None, value: object) -> None:
-    if type(parent) is dict:
-        parent[key] = value
-    else:
-        parent.append(value)  # type: ignore[union-attr]
+def _open(parent: int | None, containers: list[dict | list], key: object, new: dict | list) -> int:
+    """Attach a new container to its parent if validation reads it; returns its kind."""
+    if parent is None:
+        return _USER if type(new) is dict else _DROPPED
+    if parent == _USER:
+        if key == "addresses" and type(new) is list:
+            containers[-1][key] = new  # type: ignore[call-overload]
+            return _ADDRESSES
+        if key in USER_KEYS:
+            containers[-1][key] = new  # type: ignore[call-overload]
+    elif parent == _ADDRESSES:
+        addresses = containers[-1]
+        if len(addresses) <= MAX_ADDRESSES:
+            addresses.append(new)  # type: ignore[arg-type]
+            return _ADDRESS if type(new) is dict else _DROPPED
+    elif parent == _ADDRESS and key in ADDRESS_KEYS:
+        containers[-1][key] = new  # type: ignore[call-overload]
+    return _DROPPED
+
+
+def _keep(kind: int, container: dict | list, key: object, value: object) -> None:
+    if kind == _DROPPED:
+        return
+    if type(value) is str and len(value) > _KEPT_CHARS:
+        # Every limit is far below: only the trimmed length matters to validation.
+        trimmed = value.strip()
+        value = trimmed if len(trimmed) <= _KEPT_CHARS else Oversized(len(trimmed))
+    if kind == _ADDRESSES:
+        if len(container) <= MAX_ADDRESSES:
+            container.append(value)  # type: ignore[union-attr]
+    elif key in (USER_KEYS if kind == _USER else ADDRESS_KEYS):
+        container[key] = value  # type: ignore[index]

@@ -14,7 +14,16 @@ from decimal import Decimal
 
 from user_import_pipeline.ingest.email_syntax import is_valid_email
 
-__all__ = ["Address", "RowError", "UserRow", "validate_user"]
+__all__ = [
+    "ADDRESS_KEYS",
+    "MAX_ADDRESSES",
+    "USER_KEYS",
+    "Address",
+    "Oversized",
+    "RowError",
+    "UserRow",
+    "validate_user",
+]
 
 MAX_EXTERNAL_ID = 255
 MAX_NAME = 255
@@ -28,6 +37,10 @@ ADDRESS_FIELDS: tuple[tuple[str, int, bool], ...] = (
     ("zip_code", 20, True),
     ("country", 120, False),
 )
+USER_KEYS = frozenset({"id", "name", "email", "phone_number", "addresses"})
+ADDRESS_KEYS = frozenset(key for key, _, _ in ADDRESS_FIELDS)
+# SPEC §2 sets no count; a cap keeps one user's row, and so the importer's memory, bounded.
+MAX_ADDRESSES = 1000
 
 _ECHO_LIMIT = 40
 # PostgreSQL text holds neither NUL nor a lone surrogate (UTF-8 cannot encode one), and JSON
@@ -50,6 +63,14 @@ _JSON_TYPE_NAMES = {
     bool: "boolean",
     type(None): "null",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Oversized:
+    """Stands in for a string far beyond every field's limit, which the parser does not keep
+    (see ingest/stream.py); ``length`` is its length after trimming."""
+
+    length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +130,9 @@ def _text(value: object, field: str, max_len: int, *, allow_int: bool = False) -
     """The trimmed, storable text of a string (or integer) field; None when null or blank."""
     if isinstance(value, str):
         text = value.strip()
+    elif isinstance(value, Oversized):
+        message = f"{field} is {value.length} characters long, the limit is {max_len}"
+        raise RowError("value_too_long", message)
     elif value is None:
         return None
     elif allow_int and isinstance(value, int) and not isinstance(value, bool):
@@ -147,6 +171,8 @@ def _addresses(value: object) -> tuple[Address, ...]:
         raise RowError(
             "invalid_type", f"addresses must be an array of objects, got {_json_type(value)}"
         )
+    if len(value) > MAX_ADDRESSES:  # the parser keeps one more than the limit, no more
+        raise RowError("value_too_long", f"more than {MAX_ADDRESSES} addresses")
     return tuple(_address(position, entry) for position, entry in enumerate(value))
 
 

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from user_import_pipeline.ingest import stream
 from user_import_pipeline.ingest.source import ImportFileError, open_source
-from user_import_pipeline.ingest.stream import MAX_DEPTH, iter_items
+from user_import_pipeline.ingest.stream import MAX_VALUE_BYTES, iter_items
+from user_import_pipeline.ingest.validate import MAX_ADDRESSES, Oversized
 
 NAME = "incoming/ünïcode users.json"
 BOM = b"\xef\xbb\xbf"
@@ -72,8 +74,8 @@ def dump(value: object) -> bytes:
         pytest.param(b" \t\r\n[ \t\r\n] \t\r\n", id="empty-array-json-whitespace"),
         pytest.param(b"[1]", id="one-number"),
         pytest.param(
-            b'[1, -0, 1.5, -2e-3, "a", "", true, false, null, {}, [], {"k": [1, {"x": null}]},'
-            b' [[], [[]]], {"a": 1, "a": 2}]',
+            b'[1, -0, 1.5, -2e-3, "a", "", true, false, null, {}, [],'
+            b' {"name": "n", "addresses": [1, {"street": null}, []]}, {"id": 1, "id": 2}]',
             id="mixed-scalars-objects-arrays",
         ),
         pytest.param(
@@ -111,11 +113,10 @@ def test_integers_of_any_size_and_huge_exponents_are_values_not_file_errors():
         b' "score": 1e400, "tiny": 1e-400, "max": 9223372036854775808}]'
     )
     (item,) = items(document)
-    assert item["id"] == 123456789012345678901234567890
-    assert item["phone_number"] == -99999999999999999999
-    assert item["max"] == 2**63
-    assert item["score"] == Decimal("1e400")
-    assert item["tiny"] == Decimal("1e-400")
+    assert item == {"id": 123456789012345678901234567890, "phone_number": -99999999999999999999}
+    address = b'{"zip_code": 9223372036854775808, "x": 1e400}'
+    (item,) = items(b'[{"addresses": [' + address + b"]}]")
+    assert item == {"addresses": [{"zip_code": 2**63}]}
 
 
 @pytest.mark.parametrize(
@@ -322,17 +323,6 @@ def test_bytes_are_counted_from_the_start_of_the_file_including_the_bom():
 # --- nesting -----------------------------------------------------------------------------
 
 
-def test_depth_counts_the_top_level_array_as_level_1():
-    assert MAX_DEPTH == 64
-    # 64 levels: the top-level array (level 1) holding one array per level 2..64.
-    (item,) = items(nested(64))
-    levels = 0
-    while isinstance(item, list):
-        levels += 1
-        item = item[0] if item else None
-    assert levels == 63
-
-
 def objects(depth: int) -> bytes:
     """``depth`` objects, each the value of the one before: {"a":{"a":...{}...}}."""
     return b'{"a":' * (depth - 1) + b"{}" + b"}" * (depth - 1)
@@ -356,7 +346,7 @@ def objects(depth: int) -> bytes:
 )
 def test_nesting_deeper_than_64_fails_with_the_row(document, row):
     if row is None:
-        assert items(document) == json.loads(document)
+        assert len(items(document)) == len(json.loads(document))
     else:
         message = file_error(document)
         assert f"nesting deeper than 64 levels in row {row}" in message
@@ -465,3 +455,124 @@ def test_gzip_holding_invalid_json_reports_the_decompressed_position(tmp_path):
     message = gz_error(tmp_path, gzip.compress(document))
     assert "invalid JSON" in message
     assert_near(message, len(document) - 1)
+
+
+# --- what an item keeps --------------------------------------------------------------------
+
+
+def test_items_keep_only_what_validation_reads():
+    user = {
+        "id": "x", "name": "n", "email": "e@example.com", "phone_number": 1, "extra": [1, 2],
+        "nested": {"name": "inner", "addresses": [{"street": "s"}]},
+        "addresses": [
+            {"street": "s", "city": "c", "state": "st", "zip_code": 1, "country": "c",
+             "note": "dropped", "geo": {"lat": 1}},
+            "text", 7, None, [1, 2], {"street": {"no": 1}, "city": ["a"]},
+        ],
+    }  # fmt: skip
+    (item,) = items(dump([user]))
+    assert item == {
+        "id": "x", "name": "n", "email": "e@example.com", "phone_number": 1,
+        "addresses": [
+            {"street": "s", "city": "c", "state": "st", "zip_code": 1, "country": "c"},
+            "text", 7, None, [], {"street": {}, "city": []},
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        pytest.param({"a": [1]}, {}, id="object"),
+        pytest.param([1, [2]], [], id="array"),
+    ],
+)
+def test_a_container_where_a_value_belongs_is_kept_empty(value, kept):
+    """Validation names the JSON type it found; the contents would only cost memory."""
+    for key in ("id", "name", "email", "phone_number"):
+        assert items(dump([{key: value}])) == [{key: kept}]
+    assert items(dump([value])) == [kept]
+    assert items(dump([{"addresses": [{"city": value}]}])) == [{"addresses": [{"city": kept}]}]
+    if isinstance(value, dict):
+        assert items(dump([{"addresses": value}])) == [{"addresses": {}}]
+
+
+def test_one_address_more_than_the_limit_is_kept():
+    address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
+    for count in (MAX_ADDRESSES, MAX_ADDRESSES + 1, MAX_ADDRESSES + 50):
+        (item,) = items(dump([{"addresses": [address] * count}]))
+        assert len(item["addresses"]) == min(count, MAX_ADDRESSES + 1)  # type: ignore[index]
+
+
+def test_strings_beyond_every_limit_are_kept_as_their_trimmed_length():
+    padded = " " * 5000 + "Ann" + "\t" * 5000
+    long = "x" * 5000
+    user = {"name": padded, "email": f" {long} ", "other": long}
+    (item,) = items(dump([user]))
+    assert item == {"name": "Ann", "email": Oversized(5000)}
+    (item,) = items(dump([{"addresses": [{"street": long}, long]}]))
+    assert item == {"addresses": [{"street": Oversized(5000)}, Oversized(5000)]}
+    (item,) = items(dump([{"name": "y" * 1024}]))
+    assert item == {"name": "y" * 1024}
+
+
+# --- values too long to hold --------------------------------------------------------------
+
+
+def long_value_error(document: bytes, read_size: int) -> str:
+    with pytest.raises(ImportFileError) as error:
+        list(iter_items(ShortReads(document, read_size), NAME))  # type: ignore[arg-type]
+    return str(error.value)
+
+
+@pytest.fixture
+def limit(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A smaller MAX_VALUE_BYTES, so that reads of a few bytes stay quick."""
+    monkeypatch.setattr(stream, "MAX_VALUE_BYTES", 100_000)
+    return 100_000
+
+
+# 3001 is odd and 1 more than a multiple of 6: reads cut every escape at every offset.
+@pytest.mark.parametrize("read_size", [BLOCK, 3001])
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"a", id="plain"),
+        pytest.param(b'\\"', id="escaped-quotes"),
+        pytest.param(b'\\\\\\"', id="escaped-backslash-then-escaped-quote"),
+        pytest.param(b"\\u0022", id="unicode-escaped-quotes"),
+    ],
+)
+def test_a_string_longer_than_the_limit_is_refused_while_reading(body, read_size, limit):
+    prefix = b'[{"name": "Ann", "bio": "'
+    string = body * (limit // len(body) + 1)
+    message = long_value_error(prefix + string + b'"}]', read_size)
+    assert "a value longer than 0 MiB at or before byte" in message
+    # Noticed within the read that crossed the limit.
+    assert len(prefix) + limit < byte_in(message) <= len(prefix) + limit + read_size + len(body)
+    # Up to the limit (ended by a quote), it is a value.
+    shorter = body * (limit // len(body))
+    (item,) = items(prefix + shorter + b'", "name": "B"}]')
+    assert item == {"name": "B"}
+
+
+def test_the_limit_is_8_mib():
+    assert MAX_VALUE_BYTES == 8 * 1024 * 1024
+    document = b'[{"bio": "' + b"a" * (MAX_VALUE_BYTES + 1) + b'"}]'
+    assert "a value longer than 8 MiB at or before byte" in file_error(document)
+    assert items(document.replace(b"a", b"", 1)) == [{}]
+
+
+@pytest.mark.parametrize("read_size", [BLOCK, 4097, 3])
+def test_backslashes_cut_by_a_read_are_not_taken_for_escapes(read_size, limit):
+    # 2 x 4096 bytes per step: a pair of backslashes ends a read of 4097 at the first step.
+    body = (b"a" * 4095 + b"\\\\" + b"a" * 4095) * (limit // 8192)
+    document = b'[{"bio": "' + body + b'"}, {"name": "\\\\"}, {"name": "\\""}]'
+    stream_ = iter_items(ShortReads(document, read_size), NAME)  # type: ignore[arg-type]
+    assert list(stream_) == [{}, {"name": "\\"}, {"name": '"'}]
+
+
+def test_a_long_run_without_strings_is_refused_too(limit):
+    """Not a string, but the bytes cannot tell without parsing: whitespace, numbers."""
+    document = b"[" + b"1, " * (limit // 3 + 1) + b"2]"
+    assert "a value longer than 0 MiB" in long_value_error(document, BLOCK)
