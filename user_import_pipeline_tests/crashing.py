@@ -7,7 +7,9 @@ the job here, in a child process, after wrapping one function the ops call:
 - ``--at users_staged`` (``addresses_staged``, ``users_merged``, ``addresses_replaced``):
   right after the function that records that phase returned, i.e. its transaction committed;
 - ``--at step:<sql file>``: right after that statement of a merge phase ran, inside the
-  phase's still open transaction.
+  phase's still open transaction;
+- ``--at streaming``: while the users are streamed into staging, right after a progress
+  report (every ``IMPORT_CHUNK_SIZE`` rows), inside the staging transaction.
 
 There the child either SIGKILLs itself (``--action kill``) or writes ``<marker>.reached`` and
 waits for ``<marker>.release`` (``--action hold``), still holding its lease. Production code
@@ -43,12 +45,13 @@ from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.ops import merge as merge_ops
 from user_import_pipeline.ops import stage as stage_ops
 
-# The function that commits each phase, as the ops module that calls it names it.
+# Where each point is reached: right after this function (as its caller names it) returns.
 PHASE_FUNCTIONS = {
     "users_staged": (stage_ops, "stage_user_rows"),
     "addresses_staged": (stage_ops, "stage_address_rows"),
     "users_merged": (merge_ops, "merge_user_rows"),
     "addresses_replaced": (merge_ops, "replace_address_lists"),
+    "streaming": (stage_ops._ProgressLog, "__call__"),
 }
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,11 +173,14 @@ def start(
     at: str,
     action: str = "kill",
     marker: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Child:
-    """Start a child run of ``import_users`` with the hook at ``at``."""
+    """Start a child run of ``import_users`` with the hook at ``at``; ``env`` adds to the
+    environment (e.g. IMPORT_CHUNK_SIZE)."""
     marker = marker or base_dir / "child.marker"
     env = {
         **os.environ,
+        **(env or {}),
         "DATABASE_URL": dsn,
         "IMPORT_BASE_DIR": str(base_dir),
         "IMPORT_JOB_LEASE_SECONDS": str(lease_seconds),

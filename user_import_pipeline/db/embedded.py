@@ -79,14 +79,15 @@ class EmbeddedServer:
             )
             _pg_ctl(self, ["-w", "-t", "60", "-l", str(self.log_file), "-o", options, "start"])
 
-    def stop(self) -> bool:
-        """Stop the server; False when it was not running."""
+    def stop(self, mode: str = "fast") -> bool:
+        """Stop the server; False when it was not running. ``mode="immediate"`` stops it as
+        a crash would: no checkpoint, so the next start runs crash recovery."""
         if not self.root.exists():
             return False
         with _exclusive(self.root / ".lock"):
             if not self.is_running():
                 return False
-            _pg_ctl(self, ["-w", "-m", "fast", "stop"])
+            _pg_ctl(self, ["-w", "-m", mode, "stop"])
             return True
 
 
