@@ -227,7 +227,7 @@ def _open(parent: int | None, containers: list[dict | list], key: object, new: d
     elif parent == _ADDRESSES:
         addresses = containers[-1]
         if len(addresses) <= MAX_ADDRESSES:
-            addresses.append(new)  # type: ignore[arg-type]
+            addresses.append(new)  # type: ignore[union-attr]
             return _ADDRESS if type(new) is dict else _DROPPED
     elif parent == _ADDRESS and key in ADDRESS_KEYS:
         containers[-1][key] = new  # type: ignore[call-overload]
@@ -245,4 +245,4 @@ def _keep(kind: int, container: dict | list, key: object, value: object) -> None
         if len(container) <= MAX_ADDRESSES:
             container.append(value)  # type: ignore[union-attr]
     elif key in (USER_KEYS if kind == _USER else ADDRESS_KEYS):
-        container[key] = value  # type: ignore[index]
+        container[key] = value  # type: ignore[call-overload]

@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 
 from user_import_pipeline.db.connection import transaction
 from user_import_pipeline.db.sqlfiles import statement
-from user_import_pipeline.lifecycle.lease import Lease, LeaseLost
+from user_import_pipeline.lifecycle.lease import Lease, LeaseLost, application_name
 from user_import_pipeline.staging.tables import StagingTables
 
 # The phases in the order an import goes through them (import_jobs.phase).
@@ -136,6 +136,11 @@ def claim(
             ).fetchone()
             if busy is not None:
                 raise ClaimRefused(f"{job['source_path']} is being imported by job {busy[0]}")
+            if job["lease_owner"] not in (None, run_id):
+                conn.execute(
+                    statement("terminate_backends_of_run"),
+                    {"application_name": application_name(job["lease_owner"])},
+                )
             conn.execute(
                 statement("start_import_attempt"),
                 {
@@ -170,13 +175,15 @@ def _check_claimable(
         raise AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
 
 
-def fail(conn: psycopg.Connection, ticket: Ticket, message: str) -> None:
-    """Mark the job failed (if it is still ours) with a message saying what and where."""
+def fail(conn: psycopg.Connection, ticket: Ticket, message: str) -> bool:
+    """Mark the job failed (if it is still ours) with a message saying what and where;
+    False when it was not ours to fail (another run took it over, or it finished)."""
     with transaction(conn):
-        conn.execute(
+        failed = conn.execute(
             statement("fail_import_job"),
             {"job_id": ticket.job_id, "owner": ticket.lease.owner, "error_message": message},
         )
+    return failed.rowcount == 1
 
 
 def succeed(conn: psycopg.Connection, ticket: Ticket) -> None:

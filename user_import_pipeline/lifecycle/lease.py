@@ -20,6 +20,11 @@ import psycopg
 from user_import_pipeline.db.sqlfiles import statement
 
 
+def application_name(owner: str) -> str:
+    """The application_name of every worker connection of the run ``owner``."""
+    return f"user-import {owner}"[:63]  # PostgreSQL keeps 63 bytes
+
+
 class LeaseLost(Exception):
     """Another run owns the job now; this run must stop touching it."""
 

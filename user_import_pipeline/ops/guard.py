@@ -9,7 +9,7 @@ import psycopg
 from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.lifecycle.lease import LeaseLost
+from user_import_pipeline.lifecycle.lease import LeaseLost, application_name
 from user_import_pipeline.ops.claim_import import ticket_for_this_run
 from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.tables import StagingTables
@@ -27,7 +27,8 @@ def working_on(
     """What every op after the claim works in: this run's ticket for the job, a connection,
     and ``guarded`` around the work."""
     ticket = ticket_for_this_run(context, postgres, import_settings, ticket)
-    with postgres.connect() as conn, guarded(context, postgres, ticket):
+    name = application_name(ticket.lease.owner)
+    with postgres.connect(application_name=name) as conn, guarded(context, postgres, ticket):
         yield ticket, conn
 
 
@@ -60,5 +61,6 @@ def guarded(
 def _fail_job(postgres: PostgresResource, ticket: jobs.Ticket, message: str) -> None:
     # Best effort: when the database itself is gone, the expiring lease hands the job on.
     with suppress(Exception), postgres.connect() as conn:
-        jobs.fail(conn, ticket, message)
-        StagingTables.of(ticket.job_id).drop(conn)
+        # The staging of a job another run took over is that run's now.
+        if jobs.fail(conn, ticket, message):
+            StagingTables.of(ticket.job_id).drop(conn)

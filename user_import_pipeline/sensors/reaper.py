@@ -3,6 +3,11 @@
 That is a job queued while Dagster was down (the HTTP API records the job first, then
 asks Dagster), or a running job whose lease expired because its run died. Each gets a run
 until it has used ``max_attempts``; then it is marked failed with the reason.
+
+A run can die without Dagster noticing (its code server died with it: the run stays
+STARTED until its maximum runtime) and would hold the file's place in the run queue. The
+expired lease says it is dead, so the reaper reports that run failed (and not to be
+retried by Dagster) and gives the job a run of its own in the same tick.
 """
 
 from __future__ import annotations
@@ -13,9 +18,15 @@ import psycopg
 from user_import_pipeline.db.connection import PostgresResource, transaction
 from user_import_pipeline.db.sqlfiles import statement
 from user_import_pipeline.jobs.import_users import import_users
-from user_import_pipeline.sensors.run_requests import has_active_run, run_config, run_tags
+from user_import_pipeline.sensors.run_requests import (
+    ACTIVE_STATUSES,
+    has_active_run,
+    run_config,
+    run_tags,
+)
 from user_import_pipeline.staging.tables import StagingTables
 
+MAX_RETRIES_TAG = "dagster/max_retries"
 # A queued job normally gets its run at once; wait this long before treating it as orphaned.
 QUEUED_GRACE_SECONDS = 10
 
@@ -37,7 +48,9 @@ def import_jobs_reaper(
         ).fetchall()
         for job_id, status, attempts, max_attempts, source_path, owner in orphans:
             job_id = str(job_id)
-            if has_active_run(context.instance, job_id):
+            if owner:
+                _fail_if_stuck(context, owner, job_id)
+            if has_active_run(context.instance, job_id, source_path):
                 continue
             if attempts >= max_attempts:
                 _abandon(conn, job_id, attempts, owner)
@@ -54,6 +67,18 @@ def import_jobs_reaper(
     if not requests:
         return dg.SkipReason("every import job is being worked on or finished")
     return dg.SensorResult(run_requests=requests)
+
+
+def _fail_if_stuck(context: dg.SensorEvaluationContext, run_id: str, job_id: str) -> None:
+    """Report the lease owner's run failed if Dagster still has it active."""
+    run = context.instance.get_run_by_id(run_id)
+    if run is None or run.status not in ACTIVE_STATUSES:
+        return
+    # The reaper's own run takes the job over; a retry of this run would only be refused.
+    context.instance.add_run_tags(run_id, {MAX_RETRIES_TAG: "0"})
+    message = f"stopped renewing its lease on import job {job_id}: its process is gone"
+    context.instance.report_run_failed(run, message)
+    context.log.info(f"run {run_id} {message}; reported failed")
 
 
 def _abandon(conn: psycopg.Connection, job_id: str, attempts: int, owner: str | None) -> None:

@@ -29,12 +29,16 @@ def run_tags(source_path: str, job_id: str | None = None) -> dict[str, str]:
     return tags
 
 
-def has_active_run(instance: dg.DagsterInstance, job_id: str) -> bool:
-    """True when a queued or running Dagster run is (or will be) working on the job."""
-    runs = instance.get_run_records(
-        filters=dg.RunsFilter(tags={JOB_TAG: job_id}, statuses=ACTIVE_STATUSES), limit=1
+def has_active_run(instance: dg.DagsterInstance, job_id: str, source_path: str) -> bool:
+    """True when a queued or running Dagster run is (or will be) working on the job: one
+    tagged with the job, or any run of its file (a run retry keeps the tags of the run it
+    retries, which may name only the file; and the queue would hold a new run behind it)."""
+    return any(
+        instance.get_run_records(
+            filters=dg.RunsFilter(tags=tags, statuses=ACTIVE_STATUSES), limit=1
+        )
+        for tags in ({JOB_TAG: job_id}, {FILE_TAG: source_path})
     )
-    return bool(runs)
 
 
 def run_is_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
