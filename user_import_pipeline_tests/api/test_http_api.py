@@ -28,6 +28,8 @@ import uvicorn
 from user_import_pipeline.api import imports, users
 from user_import_pipeline.api.app import create_app
 
+pytestmark = pytest.mark.faults
+
 UNREACHABLE_DAGSTER = "http://127.0.0.1:1"
 SQL_INJECTION = "' OR 1=1 --"
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")

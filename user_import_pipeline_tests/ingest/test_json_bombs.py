@@ -22,6 +22,8 @@ import pytest
 from user_import_pipeline.ingest.validate import MAX_ADDRESSES, Oversized, RowError, validate_user
 from user_import_pipeline_tests.importing import Importer
 
+pytestmark = pytest.mark.faults
+
 CLI = str(Path(sys.executable).with_name("user-import"))
 MIB = 1024 * 1024
 MEMORY_HEADROOM = 64 * MIB
@@ -124,6 +126,8 @@ def test_a_json_bomb_ends_the_job_in_bounded_memory(importer, baseline, tmp_path
     home.mkdir()
 
     summary, rss, seconds = run_measured(importer, "bomb.json", home)
+    print(f"{bomb}: {summary['status']}, peak RSS {rss / MIB:.0f} MiB "
+          f"({(rss - baseline) / MIB:+.0f} MiB), {seconds:.1f} s")  # fmt: skip
 
     assert summary["status"] == status, summary
     (job,) = importer.query("SELECT * FROM import_jobs")

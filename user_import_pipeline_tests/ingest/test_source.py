@@ -21,6 +21,8 @@ from user_import_pipeline.ingest.source import (
     resolve_source,
 )
 
+pytestmark = pytest.mark.faults
+
 NON_UTF8_NAME = os.fsdecode(b"\xff.json")
 Case = Callable[[Path, Path], str]
 

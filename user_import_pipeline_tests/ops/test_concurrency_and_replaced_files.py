@@ -11,6 +11,8 @@ import pytest
 
 from user_import_pipeline.generate import generate_users
 
+pytestmark = pytest.mark.faults
+
 USERS = 60
 FILES = 10
 

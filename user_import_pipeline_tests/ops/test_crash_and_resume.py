@@ -25,6 +25,7 @@ from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.ops import guard
 from user_import_pipeline.ops import merge as merge_ops
+from user_import_pipeline.ops import stage as stage_ops
 from user_import_pipeline_tests import crashing
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import (
@@ -45,6 +46,8 @@ from user_import_pipeline_tests.ops.resuming import (
     wait_for_lease_expiry,
 )
 
+pytestmark = pytest.mark.faults
+
 # --- a crash after each phase, and inside the merge transactions --------------------------
 
 
@@ -52,6 +55,7 @@ from user_import_pipeline_tests.ops.resuming import (
 @pytest.mark.parametrize(
     ("at", "phase_left"),
     [
+        pytest.param("streaming", "pending", id="while-streaming-users"),
         pytest.param("users_staged", "users_staged", id="after-users_staged"),
         pytest.param("addresses_staged", "addresses_staged", id="after-addresses_staged"),
         pytest.param("users_merged", "users_merged", id="after-users_merged"),
@@ -68,7 +72,7 @@ def test_killed_run_is_resumed_from_its_phase_exactly_once(
 
     assert job["phase"] == phase_left
     after_crash = data(seeded)
-    if phase_left in ("users_staged", "addresses_staged"):
+    if phase_left in ("pending", "users_staged", "addresses_staged"):
         assert after_crash == before, "nothing may be merged before the merge committed"
     if phase_left == "users_merged":
         # Users merged, addresses not yet replaced: the most delicate point to resume from.
@@ -229,26 +233,60 @@ def test_changed_file_does_not_matter_while_staging_survives(seeded, instance, c
 # --- transient database errors: the op is retried, nothing counted twice ----------------------
 
 
-def test_worker_connection_killed_inside_the_merge_is_retried(
-    seeded, instance, reference, monkeypatch
+def terminate_worker_backends(dsn: str) -> int:
+    """pg_terminate_backend on every worker connection of an import (not the lease's)."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name LIKE 'user-import %'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize(
+    ("op", "point"),
+    [
+        pytest.param("stage_users", "streaming", id="stage_users-mid-copy"),
+        pytest.param("merge_users", "insert_new_users", id="merge_users-mid-transaction"),
+        pytest.param(
+            "replace_addresses", "insert_changed_addresses", id="replace_addresses-mid-transaction"
+        ),
+    ],
+)
+def test_worker_connection_killed_mid_statement_is_retried(
+    seeded, instance, reference, monkeypatch, op, point
 ):
-    original = StepRunner.run
+    """The worker's backend is terminated right before a statement (for staging: between
+    two COPY chunks), so that statement meets a dead connection: a transient error."""
     terminated: list[int] = []
 
-    def run(self: StepRunner, name: str, params: Any = None) -> Any:
-        if name == "insert_new_users" and not terminated:
-            pid = self._conn.info.backend_pid
-            with psycopg.connect(seeded.dsn, autocommit=True) as admin:
-                assert admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,)).fetchone()
-            terminated.append(pid)
-        return original(self, name, params)
+    def terminate_once() -> None:
+        if not terminated:
+            terminated.append(terminate_worker_backends(seeded.dsn))
 
-    monkeypatch.setattr(StepRunner, "run", run)
+    if point == "streaming":
+        monkeypatch.setenv("IMPORT_CHUNK_SIZE", "10")
+        report = stage_ops._ProgressLog.__call__
+
+        def report_then_terminate(self: Any, progress: Any) -> None:
+            report(self, progress)
+            terminate_once()
+
+        monkeypatch.setattr(stage_ops._ProgressLog, "__call__", report_then_terminate)
+    else:
+        original = StepRunner.run
+
+        def run(self: StepRunner, name: str, params: Any = None) -> Any:
+            if name == point:
+                terminate_once()
+            return original(self, name, params)
+
+        monkeypatch.setattr(StepRunner, "run", run)
     outcome = seeded.run(SOURCE, instance=instance)
 
-    assert terminated
+    assert terminated == [1], terminated
     retried = [e for e in outcome.result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    assert [e.step_key for e in retried] == ["merge_users"]
+    assert [e.step_key for e in retried] == [op]
     assert_like_reference(seeded, outcome, reference, attempts=1)
 
 

@@ -25,8 +25,7 @@ from user_import_pipeline_tests.ops.resuming import (
     the_job,
 )
 
-# Small chunks, so that the file of resuming.py (57 rows) reports progress mid-stream.
-CHILD_ENV = {"IMPORT_CHUNK_SIZE": "10"}
+pytestmark = pytest.mark.faults
 
 
 def _free_port() -> int:
@@ -64,9 +63,7 @@ def server_url(server: EmbeddedServer) -> str:
 def test_a_restart_mid_import_restages_and_ends_like_the_reference(
     server, seeded, instance, children, reference, at
 ):
-    child = start_child(
-        seeded, instance, children, at, action="hold", lease_seconds=60, env=CHILD_ENV
-    )
+    child = start_child(seeded, instance, children, at, action="hold", lease_seconds=60)
     child.wait_reached()
     job = the_job(seeded)
     before = job_state(seeded, job["id"])["data"]

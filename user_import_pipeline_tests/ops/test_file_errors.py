@@ -18,6 +18,8 @@ import pytest
 from user_import_pipeline.generate import generate_users
 from user_import_pipeline_tests.importing import Importer
 
+pytestmark = pytest.mark.faults
+
 SEED = [
     {
         "id": "seed-1",
