@@ -8,6 +8,7 @@ that no other file of the module has, so every one of them counts as ``imported`
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -199,27 +200,48 @@ def test_dagster_job_launch_queues_and_job_execute_runs_in_process(stack):
     assert dg.DagsterEventType.RUN_ENQUEUED not in kinds, "job execute runs in process"
 
 
+def assert_one_import_of(stack: Stack, source_path: str, run_ids: list[str], users: int) -> None:
+    """Runs of one file never overlapped, each succeeded or was refused cleanly, and the
+    data is as after one import."""
+    runs = stack.wait_for_runs(run_ids, timeout=180)
+    spans = sorted(stack.run_span(run_id) for run_id in run_ids)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"runs overlapped: {spans}"
+    records = stack.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
+    times = sorted((record.start_time, record.end_time) for record in records)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(times)), f"runs overlapped: {times}"
+
+    for run in runs:
+        refused = f"{source_path} is being imported" in stack.failure_messages(run.run_id)
+        assert run.status == SUCCESS or refused, stack.failure_messages(run.run_id)
+    jobs = stack.import_jobs(source_path)
+    print(f"{source_path}: runs {[run.status.value for run in runs]}, spans {spans}")
+    assert jobs and all(job["status"] == "succeeded" for job in jobs), jobs
+    assert sum(job["imported_count"] for job in jobs) == users
+    # A later import, if one ran, found every user unchanged.
+    assert all(job["unchanged_count"] in (0, users) for job in jobs)
+    assert stack.users_tagged(source_path) == users
+
+
+@pytest.mark.faults
 def test_the_same_file_twice_at_once_runs_one_after_the_other(stack):
     stack.write_users("twice.json", 1000, seed=7)
     run_ids = submit_all(stack, ["twice.json", "twice.json"])
-    runs = stack.wait_for_runs(run_ids, timeout=180)
+    assert_one_import_of(stack, "twice.json", run_ids, 1000)
 
-    spans = sorted(stack.run_span(run_id) for run_id in run_ids)
-    assert spans[0][1] <= spans[1][0], f"the two runs overlapped: {spans}"
-    records = stack.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
-    times = sorted((record.start_time, record.end_time) for record in records)
-    assert times[0][1] <= times[1][0], f"the two runs overlapped: {times}"
 
-    for run in runs:
-        refused = "twice.json is being imported" in stack.failure_messages(run.run_id)
-        assert run.status == SUCCESS or refused, stack.failure_messages(run.run_id)
-    jobs = stack.import_jobs("twice.json")
-    print(f"same file twice: runs {[run.status.value for run in runs]}, spans {spans}")
-    assert jobs and all(job["status"] == "succeeded" for job in jobs), jobs
-    assert sum(job["imported_count"] for job in jobs) == 1000
-    # A second import, if it ran, found every user unchanged.
-    assert all(job["unchanged_count"] in (0, 1000) for job in jobs)
-    assert stack.users_tagged("twice.json") == 1000
+@pytest.mark.faults
+def test_a_dropped_file_launched_from_the_ui_too_is_imported_once(stack):
+    """The sensor launches the file; the UI (GraphQL, as the launchpad does) at once too."""
+    name = "incoming/ui-and-sensor.json"
+    stack.write_users(name, 2000, seed=9)
+    [sensor_run] = wait_until(
+        lambda: stack.runs(**{"dagster/sensor_name": SENSOR}, import_file=name),
+        timeout=90,
+        what=f"a sensor run for {name}",
+        interval=0.1,
+    )
+    ui_run = stack.submit(name)
+    assert_one_import_of(stack, name, [sensor_run.run_id, ui_run], 2000)
 
 
 @dataclass
