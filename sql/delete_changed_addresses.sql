@@ -1,2 +1,2 @@
 DELETE FROM addresses
-WHERE user_id IN (SELECT user_id FROM changed_address_lists)
+WHERE user_id IN (SELECT user_id FROM {address_changes})

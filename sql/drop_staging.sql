@@ -1,1 +1,1 @@
-DROP TABLE IF EXISTS {stg_users}, {stg_addresses}
+DROP TABLE IF EXISTS {stg_users}, {stg_addresses}, {address_changes}

@@ -1,6 +1,7 @@
 SELECT id, source_path, status, phase, progress_processed, progress_total, imported_count,
        updated_count, unchanged_count, skipped_count, failed_count, attempts, max_attempts,
        error_message, bytes_total, bytes_processed, dagster_run_id, source_sha256,
-       staged_users, staged_addresses, started_at, finished_at
+       staged_users, staged_addresses, address_changes, address_changes_owner, started_at,
+       finished_at
 FROM import_jobs
 WHERE id = %(job_id)s

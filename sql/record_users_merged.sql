@@ -4,6 +4,8 @@ SET phase = 'users_merged',
     imported_count = c.imported,
     updated_count = c.updated,
     unchanged_count = c.unchanged,
+    address_changes = (SELECT count(*) FROM {address_changes}),
+    address_changes_owner = %(owner)s,
     updated_at = now()
 FROM (
     SELECT count(*) FILTER (WHERE is_new) AS imported,

@@ -3,14 +3,21 @@
 Pure and per-row: no I/O, no regex compiled per call. A problem raises `RowError` with one of
 the row error codes of SPEC §2.1; the first failing field wins, in the order id, name, email,
 phone_number, addresses.
+
+Two paths, one set of rules: `_well_formed` accepts the common row (every field of its usual
+type and within its limits) in few steps, and anything it is not sure of goes through the
+field-by-field checks, which find the first failing field and its message. The fast path only
+ever accepts rows the checked path accepts too, with the same values.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, NamedTuple
 
 from user_import_pipeline.ingest.email_syntax import is_valid_email
 
@@ -29,13 +36,18 @@ MAX_EXTERNAL_ID = 255
 MAX_NAME = 255
 MAX_EMAIL = 320
 MAX_PHONE = 32
+MAX_STREET = 255
+MAX_CITY = 120
+MAX_STATE = 120
+MAX_ZIP_CODE = 20
+MAX_COUNTRY = 120
 # (key, max characters, integers allowed) in the column order of `Address`.
 ADDRESS_FIELDS: tuple[tuple[str, int, bool], ...] = (
-    ("street", 255, False),
-    ("city", 120, False),
-    ("state", 120, False),
-    ("zip_code", 20, True),
-    ("country", 120, False),
+    ("street", MAX_STREET, False),
+    ("city", MAX_CITY, False),
+    ("state", MAX_STATE, False),
+    ("zip_code", MAX_ZIP_CODE, True),
+    ("country", MAX_COUNTRY, False),
 )
 USER_KEYS = frozenset({"id", "name", "email", "phone_number", "addresses"})
 ADDRESS_KEYS = frozenset(key for key, _, _ in ADDRESS_FIELDS)
@@ -53,6 +65,9 @@ _UUID_RE = re.compile(
     r"[0-9a-fA-F]{8}(-?)[0-9a-fA-F]{4}\2[0-9a-fA-F]{4}\2[0-9a-fA-F]{4}\2[0-9a-fA-F]{12}"
     r"(?(1)\})"
 )
+# Integers in this range have a decimal string far below any limit and never hit Python's
+# limit on int-to-str conversion.
+_PLAIN_INT = 10**64
 _JSON_TYPE_NAMES = {
     dict: "object",
     list: "array",
@@ -73,8 +88,9 @@ class Oversized:
     length: int
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+# Named tuples rather than frozen dataclasses: as immutable, several times cheaper to build
+# (a million rows per import), and JSON-encodable as arrays without conversion.
+class Address(NamedTuple):
     street: str
     city: str
     state: str
@@ -82,8 +98,7 @@ class Address:
     country: str
 
 
-@dataclass(frozen=True, slots=True)
-class UserRow:
+class UserRow(NamedTuple):
     external_id: str | None
     external_uuid: str | None
     name: str
@@ -109,7 +124,11 @@ def validate_user(item: object) -> UserRow:
     """Validate one array item into a `UserRow`, or raise `RowError` for the first bad field."""
     if not isinstance(item, dict):
         raise RowError("not_an_object", f"item must be a JSON object, got {_json_type(item)}")
+    return _well_formed(item) or _checked(item)
 
+
+def _checked(item: dict) -> UserRow:
+    """Field by field, in order, so that the first failing field is the one reported."""
     raw_id = item.get("id")
     external_id = _text(raw_id, "id", MAX_EXTERNAL_ID, allow_int=True)
     external_uuid = None
@@ -124,6 +143,96 @@ def validate_user(item: object) -> UserRow:
     phone_number = _text(item.get("phone_number"), "phone_number", MAX_PHONE, allow_int=True)
     addresses = _addresses(item["addresses"]) if "addresses" in item else None
     return UserRow(external_id, external_uuid, name, email, phone_number, addresses)
+
+
+def _well_formed(item: dict) -> UserRow | None:
+    """The row of an item whose fields all have their usual shape and pass every check; None
+    when anything is unusual (the caller then checks field by field)."""
+    name = item.get("name")
+    email = item.get("email")
+    if type(name) is not str or type(email) is not str:
+        return None
+    name = name.strip()
+    email = email.strip()
+    external_id = _plain(item.get("id"))
+    phone_number = _plain(item.get("phone_number"))
+    if (
+        external_id is _UNUSUAL
+        or phone_number is _UNUSUAL
+        or not 0 < len(name) <= MAX_NAME
+        or not 0 < len(email) <= MAX_EMAIL
+        or (external_id is not None and len(external_id) > MAX_EXTERNAL_ID)
+        or (phone_number is not None and len(phone_number) > MAX_PHONE)
+        or not _storable(f"{name}{email}{external_id}{phone_number}")
+        or not is_valid_email(email)
+    ):
+        return None
+    addresses: tuple[Address, ...] | None = None
+    if "addresses" in item:
+        raw = item["addresses"]
+        if type(raw) is not list or len(raw) > MAX_ADDRESSES:
+            return None
+        listed = []
+        for entry in raw:
+            if type(entry) is not dict:
+                return None
+            street, city, state, zip_code, country = map(entry.get, _ADDRESS_KEYS)
+            if type(zip_code) is not str:
+                zip_code = _plain(zip_code)  # only the zip code may be an integer
+            if not (
+                type(street) is str
+                and type(city) is str
+                and type(state) is str
+                and type(zip_code) is str
+                and type(country) is str
+            ):
+                return None
+            street = street.strip()
+            city = city.strip()
+            state = state.strip()
+            zip_code = zip_code.strip()
+            country = country.strip()
+            if not (
+                0 < len(street) <= MAX_STREET
+                and 0 < len(city) <= MAX_CITY
+                and 0 < len(state) <= MAX_STATE
+                and 0 < len(zip_code) <= MAX_ZIP_CODE
+                and 0 < len(country) <= MAX_COUNTRY
+                and _storable(street + city + state + zip_code + country)
+            ):
+                return None
+            listed.append(Address(street, city, state, zip_code, country))
+        addresses = tuple(listed)
+    external_uuid = None
+    if external_id is not None and type(item["id"]) is str and _UUID_RE.fullmatch(external_id):
+        external_uuid = str(uuid.UUID(external_id))
+    return UserRow(external_id, external_uuid, name, email, phone_number, addresses)
+
+
+class _Unusual(enum.Enum):
+    """A value `_plain` leaves to the field-by-field checks."""
+
+    VALUE = enum.auto()
+
+
+_UNUSUAL = _Unusual.VALUE
+_ADDRESS_KEYS = tuple(key for key, _, _ in ADDRESS_FIELDS)
+
+
+def _plain(value: object) -> str | Literal[_Unusual.VALUE] | None:
+    """The trimmed text of a string or a modest integer, None when null or blank."""
+    if type(value) is str:
+        return value.strip() or None
+    if value is None:
+        return None
+    if type(value) is int and -_PLAIN_INT < value < _PLAIN_INT:
+        return str(value)
+    return _UNUSUAL
+
+
+def _storable(text: str) -> bool:
+    """True when PostgreSQL text can hold ``text`` (several fields at once: one scan)."""
+    return "\x00" not in text if text.isascii() else _UNSTORABLE_RE.search(text) is None
 
 
 def _text(value: object, field: str, max_len: int, *, allow_int: bool = False) -> str | None:

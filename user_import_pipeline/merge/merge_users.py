@@ -9,7 +9,8 @@ The algorithm, one SQL file per step, all on the staged rows of one import:
    ``email_conflict``; and note whether a matched user's row differs.
 2. ``reject_duplicate_targets``: two rows reaching one user: the later wins.
 3. ``changed_address_lists``: decide per matched user whether its address list differs,
-   so the counts can say updated or unchanged.
+   so the counts can say updated or unchanged; ``save_address_changes`` and
+   ``add_new_address_lists`` keep those lists and the new users' for replace_addresses.
 4. Record the rejected rows, UPDATE only the changed users, INSERT the new ones, and
    record the counts and the phase in the same transaction.
 
@@ -77,6 +78,8 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     steps.run("address_targets_of_plan")
     steps.run("changed_address_lists")
     steps.run("mark_address_changes")
+    steps.run("save_address_changes")
+    steps.run("add_new_address_lists")
     steps.run("insert_merge_errors", params)
     steps.run("merge_users")
     steps.run("insert_new_users")

@@ -24,6 +24,12 @@ from user_import_pipeline.lifecycle.lease import Progress
 from user_import_pipeline.staging.tables import StagingTables
 
 ProgressCallback = Callable[[Progress], None]
+# Each address list is staged as a JSON array of [street, city, state, zip_code, country]
+# arrays (an `Address` is a named tuple, so it encodes as one): no keys to build or write.
+# One encoder for all rows: json.dumps() with options builds a new one per call.
+_encode_addresses = json.JSONEncoder(
+    ensure_ascii=False, check_circular=False, separators=(",", ":")
+).encode
 
 
 @dataclass(frozen=True)
@@ -111,21 +117,7 @@ def _copy_items(
 
 
 def _valid_row(index: int, row: UserRow) -> tuple[object, ...]:
-    addresses = None
-    if row.addresses is not None:
-        addresses = json.dumps(
-            [
-                {
-                    "street": a.street,
-                    "city": a.city,
-                    "state": a.state,
-                    "zip_code": a.zip_code,
-                    "country": a.country,
-                }
-                for a in row.addresses
-            ],
-            ensure_ascii=False,
-        )
+    addresses = row.addresses
     return (
         index,
         None,
@@ -135,8 +127,8 @@ def _valid_row(index: int, row: UserRow) -> tuple[object, ...]:
         row.name,
         row.email,
         row.phone_number,
-        row.addresses is not None,
-        addresses,
+        addresses is not None,
+        None if addresses is None else _encode_addresses(addresses),
     )
 
 

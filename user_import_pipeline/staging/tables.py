@@ -3,6 +3,8 @@
 UNLOGGED tables are emptied by crash recovery. Each phase records how many rows it staged
 in the job row (a logged table); before merging, the staged tables are counted again and a
 mismatch means a crash took them, so the import restages instead of merging a partial set.
+The user merge also leaves the address lists it found changed in a third table, for the
+address replacement after it (merge/replace_addresses.py), checked the same way.
 """
 
 from __future__ import annotations
@@ -23,29 +25,36 @@ class StagingLost(Exception):
 class StagingTables:
     users: str
     addresses: str
+    address_changes: str
 
     @classmethod
     def of(cls, job_id: str) -> StagingTables:
         suffix = job_id.replace("-", "")
-        return cls(users=f"stg_users_{suffix}", addresses=f"stg_addresses_{suffix}")
+        return cls(
+            users=f"stg_users_{suffix}",
+            addresses=f"stg_addresses_{suffix}",
+            address_changes=f"stg_address_changes_{suffix}",
+        )
 
     @property
     def names(self) -> dict[str, str]:
         """The placeholders the staging SQL files use."""
-        return {"stg_users": self.users, "stg_addresses": self.addresses}
+        return {
+            "stg_users": self.users,
+            "stg_addresses": self.addresses,
+            "address_changes": self.address_changes,
+        }
 
     def intact(self, conn: psycopg.Connection, job: dict[str, Any], addresses: bool = True) -> bool:
         """True when the tables exist and hold as many rows as the job row says they got."""
         expected = {self.users: job["staged_users"]}
         if addresses:
             expected[self.addresses] = job["staged_addresses"]
-        for table, rows in expected.items():
-            if rows is None or not _exists(conn, table):
-                return False
-            counted = conn.execute(statement("count_rows", table=table)).fetchone()
-            if counted is None or counted[0] != rows:
-                return False
-        return True
+        return all(_holds(conn, table, rows) for table, rows in expected.items())
+
+    def address_changes_intact(self, conn: psycopg.Connection, job: dict[str, Any]) -> bool:
+        """True when the address changes the user merge recorded are all there."""
+        return _holds(conn, self.address_changes, job["address_changes"])
 
     def require_intact(self, conn: psycopg.Connection, job: dict[str, Any]) -> None:
         if not self.intact(conn, job):
@@ -53,6 +62,14 @@ class StagingTables:
 
     def drop(self, conn: psycopg.Connection) -> None:
         conn.execute(statement("drop_staging", **self.names))
+
+
+def _holds(conn: psycopg.Connection, table: str, rows: int | None) -> bool:
+    """True when ``table`` exists and has exactly ``rows`` rows."""
+    if rows is None or not _exists(conn, table):
+        return False
+    counted = conn.execute(statement("count_rows", table=table)).fetchone()
+    return counted is not None and counted[0] == rows
 
 
 def _exists(conn: psycopg.Connection, table: str) -> bool:

@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
+from user_import_pipeline.ingest.validate import (
+    MAX_ADDRESSES,
+    Address,
+    Oversized,
+    RowError,
+    UserRow,
+    validate_user,
+)
 from user_import_pipeline_tests.corpora import CORPORA
 
 BLNS = CORPORA / "big-list-of-naughty-strings" / "blns.json"
@@ -450,3 +457,48 @@ def test_naughty_strings_as_names_are_stored_exactly_or_rejected_with_a_code() -
     # The list is mostly storable text; only its blank and over-long entries are refused.
     assert outcomes["accepted"] >= 450
     assert outcomes["rejected"] >= 1
+
+
+# --- the fast path for well-formed rows agrees with the field-by-field checks -----------------
+
+
+def _variants() -> list[object]:
+    """Items that probe every condition of the fast path: each field set to naughty strings,
+    values at and beyond its limit, padding, and values of every JSON type."""
+    naughty = json.loads(BLNS.read_text(encoding="utf-8"))
+    limits = {"id": 255, "name": 255, "email": 320, "phone_number": 32, **ADDRESS_LIMITS}
+    variants: list[object] = []
+    for field, limit in limits.items():
+        values: list[object] = [*naughty, None, True, 0, -7, 10**40, 10**70, 1.5, [], {}, ""]
+        values += [Decimal("1"), Oversized(limit + 1)]
+        values += ["x" * limit, "x" * (limit + 1), " x ", "\t", "é" * limit, "é" * (limit + 1)]
+        values += [email_of_length(limit), email_of_length(limit + 1), "a\x00", "a\ud800"]
+        for value in values:
+            if field in ADDRESS_LIMITS:
+                variants.append(item(addresses=[address(), address(**{field: value})]))
+                variants.append(item(addresses=[address(**{field: ABSENT})]))
+            else:
+                variants.append(item(**{field: value}))
+    variants += [item(addresses=value) for value in (None, "x", {}, [None], [[]], [], [address()])]
+    variants += [item(addresses=[address()] * n) for n in (MAX_ADDRESSES, MAX_ADDRESSES + 1)]
+    variants += [item(id=UUID), item(id=UUID.upper()), item(id="{" + UUID + "}"), item(id=7)]
+    return variants
+
+
+def test_fast_path_accepts_only_what_the_checks_accept_with_the_same_values() -> None:
+    from user_import_pipeline.ingest.validate import _checked, _well_formed
+
+    fast_accepted = 0
+    for given in _variants():
+        assert isinstance(given, dict)
+        fast = _well_formed(given)
+        try:
+            checked = _checked(given)
+        except RowError:
+            assert fast is None, given
+            continue
+        if fast is not None:
+            fast_accepted += 1
+            assert fast == checked, given
+            assert [type(value) for value in fast] == [type(value) for value in checked]
+    assert fast_accepted >= 450
