@@ -16,7 +16,7 @@ import gzip
 import sys
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import ijson
 
@@ -162,8 +162,11 @@ def _describe(exc: BaseException, name: str, consumed: int) -> str:
     return f"{name}: invalid JSON at or before byte {consumed}: {detail}"
 
 
-# What a level of the item being built is, for deciding which values to keep.
-_USER, _ADDRESSES, _ADDRESS, _DROPPED = range(4)
+# What an open container keeps: the keys validation reads (an object), ``_LIST`` (the address
+# list: every entry, up to one more than the limit) or ``_NOTHING`` (dropped, or kept empty).
+_LIST = None
+_NOTHING: frozenset[str] = frozenset()
+_SCALARS = frozenset({"string", "number", "boolean", "null"})
 
 
 def _build_items(
@@ -172,7 +175,8 @@ def _build_items(
     """Items as far as validation reads them, so that memory stays bounded whatever the
     input: values of unknown keys are dropped, a container where a scalar or address belongs
     is kept as an empty one of its kind (validation names its type), at most one address
-    more than the limit is kept, and an over-long string becomes `Oversized`."""
+    more than the limit is kept, and an over-long string becomes `Oversized`. One loop
+    without calls per event: it runs for every token of the file."""
     first = next(events, None)
     if first is None:
         raise ImportFileError(f"{name}: file is empty, expected a JSON array")
@@ -181,68 +185,61 @@ def _build_items(
         raise ImportFileError(
             f"{name}: the top level must be a JSON array, found {found} at byte {counting.start}"
         )
-    containers: list[dict | list] = []
-    kinds: list[int] = []
-    key: object = None
+    stack: list[tuple[Any, frozenset[str] | None]] = []
+    top: Any = None  # the innermost open container; None between items
+    kept: frozenset[str] | None = _NOTHING
+    key: Any = None
     row = 0
     for event, value in events:
         if event == "map_key":
             key = value
+        elif event in _SCALARS:
+            if top is None:
+                yield value
+                row += 1
+                continue
+            if type(value) is str and len(value) > _KEPT_CHARS:
+                value = _oversized(value)
+            if kept is _LIST:
+                if len(top) <= MAX_ADDRESSES:
+                    top.append(value)
+            elif key in kept:
+                top[key] = value
         elif event == "start_map" or event == "start_array":
-            if len(kinds) + 2 > MAX_DEPTH:
+            if len(stack) + 2 > MAX_DEPTH:
                 raise ImportFileError(
                     f"{name}: nesting deeper than {MAX_DEPTH} levels in row {row}"
                 )
-            container: dict | list = {} if event == "start_map" else []
-            kinds.append(_open(kinds[-1] if kinds else None, containers, key, container))
-            containers.append(container)
-        elif event == "end_map" or event == "end_array":
-            if not kinds:
+            new: Any = {} if event == "start_map" else []
+            inner: frozenset[str] | None = _NOTHING
+            if top is None:
+                if event == "start_map":
+                    inner = USER_KEYS
+            elif kept is _LIST:
+                if len(top) <= MAX_ADDRESSES:
+                    top.append(new)
+                    if event == "start_map":
+                        inner = ADDRESS_KEYS
+            elif key in kept:
+                top[key] = new
+                if kept is USER_KEYS and key == "addresses" and event == "start_array":
+                    inner = _LIST
+            stack.append((top, kept))
+            top, kept = new, inner
+        else:  # end_map, end_array
+            if top is None:
                 break  # the end of the top-level array
-            kinds.pop()
-            done = containers.pop()
-            if not kinds:
+            done = top
+            top, kept = stack.pop()
+            if top is None:
                 yield done
                 row += 1
-        elif not kinds:
-            yield value
-            row += 1
-        else:
-            _keep(kinds[-1], containers[-1], key, value)
     # Drain the parser: trailing garbage after the array is a syntax error too.
     for _ in events:
         pass
 
 
-def _open(parent: int | None, containers: list[dict | list], key: object, new: dict | list) -> int:
-    """Attach a new container to its parent if validation reads it; returns its kind."""
-    if parent is None:
-        return _USER if type(new) is dict else _DROPPED
-    if parent == _USER:
-        if key == "addresses" and type(new) is list:
-            containers[-1][key] = new  # type: ignore[call-overload]
-            return _ADDRESSES
-        if key in USER_KEYS:
-            containers[-1][key] = new  # type: ignore[call-overload]
-    elif parent == _ADDRESSES:
-        addresses = containers[-1]
-        if len(addresses) <= MAX_ADDRESSES:
-            addresses.append(new)  # type: ignore[union-attr]
-            return _ADDRESS if type(new) is dict else _DROPPED
-    elif parent == _ADDRESS and key in ADDRESS_KEYS:
-        containers[-1][key] = new  # type: ignore[call-overload]
-    return _DROPPED
-
-
-def _keep(kind: int, container: dict | list, key: object, value: object) -> None:
-    if kind == _DROPPED:
-        return
-    if type(value) is str and len(value) > _KEPT_CHARS:
-        # Every limit is far below: only the trimmed length matters to validation.
-        trimmed = value.strip()
-        value = trimmed if len(trimmed) <= _KEPT_CHARS else Oversized(len(trimmed))
-    if kind == _ADDRESSES:
-        if len(container) <= MAX_ADDRESSES:
-            container.append(value)  # type: ignore[union-attr]
-    elif key in (USER_KEYS if kind == _USER else ADDRESS_KEYS):
-        container[key] = value  # type: ignore[call-overload]
+def _oversized(value: str) -> str | Oversized:
+    """Every limit is far below: only the trimmed length matters to validation."""
+    trimmed = value.strip()
+    return trimmed if len(trimmed) <= _KEPT_CHARS else Oversized(len(trimmed))

@@ -68,6 +68,16 @@ _UUID_RE = re.compile(
 # Integers in this range have a decimal string far below any limit and never hit Python's
 # limit on int-to-str conversion.
 _PLAIN_INT = 10**64
+
+
+@dataclass(frozen=True, slots=True)
+class Oversized:
+    """Stands in for a string far beyond every field's limit, which the parser does not keep
+    (see ingest/stream.py); ``length`` is its length after trimming."""
+
+    length: int
+
+
 _JSON_TYPE_NAMES = {
     dict: "object",
     list: "array",
@@ -77,15 +87,8 @@ _JSON_TYPE_NAMES = {
     Decimal: "number",
     bool: "boolean",
     type(None): "null",
+    Oversized: "string",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Oversized:
-    """Stands in for a string far beyond every field's limit, which the parser does not keep
-    (see ingest/stream.py); ``length`` is its length after trimming."""
-
-    length: int
 
 
 # Named tuples rather than frozen dataclasses: as immutable, several times cheaper to build

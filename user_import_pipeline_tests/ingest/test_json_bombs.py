@@ -166,6 +166,12 @@ def test_an_oversized_value_is_too_long_for_any_field():
     assert error.value.message == "address 0: zip_code is 2000 characters long, the limit is 20"
 
 
+def test_an_oversized_string_where_an_address_belongs_is_named_a_string():
+    with pytest.raises(RowError) as error:
+        validate_user({"name": "A", "email": "a@example.com", "addresses": [Oversized(5000)]})
+    assert error.value.message == "address 0 must be a JSON object, got string"
+
+
 def test_more_addresses_than_the_limit_make_the_row_too_long():
     address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
     user = {"name": "A", "email": "a@example.com", "addresses": [address] * MAX_ADDRESSES}
