@@ -62,8 +62,11 @@ def import_job() -> dg.JobDefinition:
     return defs.resolve_job_def("import_users")
 
 
-def install_hook(at: str, act: Callable[[], None]) -> None:
-    """Call ``act`` right after the point ``at`` of the run (see the module docstring)."""
+def install_hook(
+    at: str, act: Callable[[], None], patch: Callable[[Any, str, Any], None] = setattr
+) -> None:
+    """Call ``act`` right after the point ``at`` of the run (see the module docstring);
+    ``patch`` replaces the function (a test passes ``monkeypatch.setattr`` to undo it)."""
     if at.startswith("step:"):
         step = at.removeprefix("step:")
         original_run = StepRunner.run
@@ -74,7 +77,7 @@ def install_hook(at: str, act: Callable[[], None]) -> None:
                 act()
             return cursor
 
-        StepRunner.run = run  # type: ignore[method-assign]
+        patch(StepRunner, "run", run)
         return
     module, attribute = PHASE_FUNCTIONS[at]
     original = getattr(module, attribute)
@@ -85,7 +88,7 @@ def install_hook(at: str, act: Callable[[], None]) -> None:
         act()
         return result
 
-    setattr(module, attribute, wrapped)
+    patch(module, attribute, wrapped)
 
 
 def kill() -> None:

@@ -15,20 +15,11 @@ from psycopg import sql
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline_tests import crashing
 from user_import_pipeline_tests.importing import Importer, Outcome
+from user_import_pipeline_tests.merge.support import address
 
 SOURCE = "users.json"
 SEEDED_AT = datetime(2020, 1, 1, tzinfo=UTC)
 CHILD_LEASE_SECONDS = 1
-
-
-def _address(street: str) -> dict[str, str]:
-    return {
-        "street": street,
-        "city": "Springfield",
-        "state": "IL",
-        "zip_code": "62701",
-        "country": "US",
-    }
 
 
 def _uuid(n: int) -> str:
@@ -51,25 +42,25 @@ SEED = [
 # anything twice, or forgets anything, shows up in the counts, the errors or the data.
 USERS: list[Any] = [
     {"id": "ext-1", "name": "Ann B", "email": "ann@example.com",  # row changed: updated
-     "phone_number": "1", "addresses": [_address("a1"), _address("a2")]},
+     "phone_number": "1", "addresses": [address("a1"), address("a2")]},
     {"name": "Bob", "email": "BOB@example.com",  # email case + addresses changed: updated
-     "addresses": [_address("b1"), _address("b2")]},
+     "addresses": [address("b1"), address("b2")]},
     {"id": "ext-3", "name": "Cat", "email": "cat@example.com", "phone_number": "3",
-     "addresses": [_address("c1")]},  # identical: unchanged
+     "addresses": [address("c1")]},  # identical: unchanged
     {"id": "ext-4", "name": "Dan", "email": "dan@example.com"},  # no addresses key: unchanged
     {"id": "ext-6", "name": "Eve 2", "email": "eve@example.com"},  # email_conflict
     {"name": "Bad", "email": "not-an-email"},  # invalid_email
     {"name": "Gus", "email": "gus@example.com",  # new, with addresses
-     "addresses": [_address("g1"), _address("g2")]},
+     "addresses": [address("g1"), address("g2")]},
     {"id": _uuid(7), "name": "Hank", "email": "hank@example.com"},  # new, id = UUID
     {"id": "ext-9", "name": "Ivy", "email": "ivy@example.com"},  # superseded by the next
-    {"id": "ext-9", "name": "Ivy", "email": "ivy@example.com", "addresses": [_address("i1")]},
+    {"id": "ext-9", "name": "Ivy", "email": "ivy@example.com", "addresses": [address("i1")]},
     {"name": "Fay", "email": "fay@example.com", "addresses": []},  # list emptied: updated
     42,  # not_an_object
     {"name": "Jo", "email": "jo@example.com", "addresses": [{"street": "x"}]},  # invalid_address
     *[{"id": f"bulk-{n}", "name": f"Bulk {n}", "email": f"bulk{n}@example.com",
-       "addresses": [_address(f"k{n}" if n % 2 else f"k{n}-moved")]} for n in range(20)],
-    *[{"name": f"New {n}", "email": f"new{n}@example.com", "addresses": [_address(f"n{n}")]}
+       "addresses": [address(f"k{n}" if n % 2 else f"k{n}-moved")]} for n in range(20)],
+    *[{"name": f"New {n}", "email": f"new{n}@example.com", "addresses": [address(f"n{n}")]}
       for n in range(20)],
 ]  # fmt: skip
 CHANGED_USERS = [{**USERS[0], "name": "Ann C"}, *USERS[1:]]  # same size, other bytes
@@ -87,7 +78,7 @@ def seed(importer: Importer) -> None:
                 (user_id, external_id, name, email, phone, SEEDED_AT, SEEDED_AT),
             )
             for position, street in enumerate(streets):
-                a = _address(street)
+                a = address(street)
                 conn.execute(
                     "INSERT INTO addresses (user_id, position, street, city, state, zip_code,"
                     " country, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",

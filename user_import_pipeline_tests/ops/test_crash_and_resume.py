@@ -22,10 +22,8 @@ import pytest
 
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.ops import guard
 from user_import_pipeline.ops import merge as merge_ops
-from user_import_pipeline.ops import stage as stage_ops
 from user_import_pipeline_tests import crashing
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import (
@@ -247,17 +245,20 @@ def terminate_worker_backends(dsn: str) -> int:
     ("op", "point"),
     [
         pytest.param("stage_users", "streaming", id="stage_users-mid-copy"),
-        pytest.param("merge_users", "insert_new_users", id="merge_users-mid-transaction"),
+        pytest.param("merge_users", "step:insert_new_users", id="merge_users-mid-transaction"),
         pytest.param(
-            "replace_addresses", "insert_changed_addresses", id="replace_addresses-mid-transaction"
+            "replace_addresses",
+            "step:insert_changed_addresses",
+            id="replace_addresses-mid-transaction",
         ),
     ],
 )
 def test_worker_connection_killed_mid_statement_is_retried(
     seeded, instance, reference, monkeypatch, op, point
 ):
-    """The worker's backend is terminated right before a statement (for staging: between
-    two COPY chunks), so that statement meets a dead connection: a transient error."""
+    """The worker's backend is terminated between two statements of the op's transaction
+    (for staging: between two COPY chunks), so the next one meets a dead connection: a
+    transient error."""
     terminated: list[int] = []
 
     def terminate_once() -> None:
@@ -266,22 +267,7 @@ def test_worker_connection_killed_mid_statement_is_retried(
 
     if point == "streaming":
         monkeypatch.setenv("IMPORT_CHUNK_SIZE", "10")
-        report = stage_ops._ProgressLog.__call__
-
-        def report_then_terminate(self: Any, progress: Any) -> None:
-            report(self, progress)
-            terminate_once()
-
-        monkeypatch.setattr(stage_ops._ProgressLog, "__call__", report_then_terminate)
-    else:
-        original = StepRunner.run
-
-        def run(self: StepRunner, name: str, params: Any = None) -> Any:
-            if name == point:
-                terminate_once()
-            return original(self, name, params)
-
-        monkeypatch.setattr(StepRunner, "run", run)
+    crashing.install_hook(point, terminate_once, patch=monkeypatch.setattr)
     outcome = seeded.run(SOURCE, instance=instance)
 
     assert terminated == [1], terminated
