@@ -62,8 +62,20 @@ class OpenedSource:
     stream: BinaryIO
     raw: BinaryIO
     size: int
-    digest: hashlib._Hash
+    hashing: _HashingReader
     mtime_ns: int
+
+    def rewind(self) -> BinaryIO:
+        """A new stream from the start of the file (the parser may read it twice,
+        ingest/stream.py); the digest starts over with it."""
+        self.hashing.seek(0)
+        self.stream = _decompressed(self.path, self.hashing)
+        return self.stream
+
+    @property
+    def digest(self) -> hashlib._Hash:
+        """The SHA-256 of the bytes read since the file was opened or last rewound."""
+        return self.hashing.digest
 
     @property
     def bytes_read(self) -> int:
@@ -79,14 +91,21 @@ class OpenedSource:
 class _HashingReader:
     """Feeds every byte read through a SHA-256, so the staged bytes can be identified."""
 
-    def __init__(self, raw: BinaryIO, digest: hashlib._Hash) -> None:
+    def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
-        self._digest = digest
+        self.digest = hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
-        self._digest.update(data)
+        self.digest.update(data)
         return data
+
+    def seek(self, offset: int) -> int:
+        """Only to the start (OpenedSource.rewind): the digest starts over."""
+        if offset != 0:
+            raise OSError("an import file can only be read again from its start")
+        self.digest = hashlib.sha256()
+        return self._raw.seek(0)
 
     def tell(self) -> int:
         return self._raw.tell()
@@ -104,10 +123,13 @@ def open_source(path: Path) -> Iterator[OpenedSource]:
         raise ImportFileError(f"{path.name}: cannot be opened: {exc.strerror}") from exc
     with os.fdopen(fd, "rb") as raw:
         info = os.fstat(fd)
-        digest = hashlib.sha256()
-        hashing = _HashingReader(raw, digest)
-        stream: BinaryIO = hashing  # type: ignore[assignment]
-        if path.name.endswith(".gz"):
-            stream = gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload]
-        source = OpenedSource(path, stream, raw, info.st_size, digest, info.st_mtime_ns)
+        hashing = _HashingReader(raw)
+        stream = _decompressed(path, hashing)
+        source = OpenedSource(path, stream, raw, info.st_size, hashing, info.st_mtime_ns)
         yield source
+
+
+def _decompressed(path: Path, hashing: _HashingReader) -> BinaryIO:
+    if path.name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload,return-value]
+    return hashing  # type: ignore[return-value]

@@ -1,21 +1,28 @@
 """Streaming the top-level JSON array item by item, in constant memory.
 
-ijson's ``items``/``parse`` build a prefix string per nesting level (memory grows with
-depth squared), so we build items ourselves from ``basic_parse`` events, which carry no
-prefix, and refuse nesting deeper than ``MAX_DEPTH`` before anything deeper is built.
+Two parsers, one result. The fast one is ijson's C ``items``, which builds whole items
+itself; it is used while every item is small and shallow. Whatever else it meets - an item
+of more than ``_FAST_ITEM_BYTES``, nesting near ``MAX_DEPTH``, a document that is not an
+array, any parse error - the careful parser takes over from the start of the file, skips the
+items already yielded and goes on with the exact same rules and messages.
 
-Memory stays bounded for every input (SPEC §2): the parser never holds a value longer than
-``MAX_VALUE_BYTES`` or ``sys.get_int_max_str_digits()`` digits (both refused while reading),
-and an item keeps only what validation reads (``_build_items``).
+The careful parser builds items from ``basic_parse`` events (ijson's ``items`` builds a
+prefix string per nesting level, so its memory grows with depth squared), refuses nesting
+deeper than ``MAX_DEPTH`` before anything deeper is built, and keeps only what validation
+reads (``_build_items``). Both parsers see the same bytes through ``_Counting``, which
+refuses values longer than ``MAX_VALUE_BYTES`` or ``sys.get_int_max_str_digits()`` digits
+while reading. An item either parser yields validates the same way (validate.py reads only
+the keys the careful parser keeps), so memory stays bounded for every input (SPEC §2).
 """
 
 from __future__ import annotations
 
 import decimal
 import gzip
+import itertools
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import ijson
@@ -35,6 +42,12 @@ MAX_DEPTH = 64
 MAX_VALUE_BYTES = 8 * 1024 * 1024
 # A kept string longer than this is beyond every field limit even after trimming.
 _KEPT_CHARS = 1024
+# The fast parser hands over to the careful one when it has read this many bytes without
+# finishing an item (a user is a few hundred bytes; a valid one at most ~31 MB) or when the
+# nesting may reach _FAST_DEPTH: both bound what ijson's C ``items`` may hold at once.
+_FAST_ITEM_BYTES = 1024 * 1024
+_FAST_DEPTH = MAX_DEPTH // 2
+_NOT_QUOTE_OR_BRACKET = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _BOM = b"\xef\xbb\xbf"
 # yajl also skips vertical tab and form feed between tokens, but JSON whitespace is only
 # space, tab, CR and LF. Neither byte can be part of valid JSON anywhere (raw control
@@ -50,18 +63,27 @@ if ijson.backend != "yajl2_c":
     )
 
 
-class _Counting:
-    """Counts the bytes handed to the parser, to say where in the document an error is."""
+class _NeedsCare(Exception):
+    """The fast parser met something only the careful parser handles exactly."""
 
-    def __init__(self, stream: BinaryIO, name: str) -> None:
+
+class _Counting:
+    """Counts the bytes handed to the parser, to say where in the document an error is.
+    With ``fast``, it also watches for what the fast parser must not be given."""
+
+    def __init__(self, stream: BinaryIO, name: str, *, fast: bool = False) -> None:
         self._stream = stream
         self._name = name
+        self._fast = fast
         self.consumed = 0
+        self.item_end = 0  # bytes consumed when the fast parser last yielded an item
         self.start: int | None = None  # offset of the first byte that is not whitespace
         self._first = True
         self._digits = 0  # length of the run of digits that ended the last block
         self._unquoted = 0  # bytes since the last quote that ends or starts a string
         self._escaping = False  # the last block ended in a backslash that escapes
+        self._in_string = False  # the last block ended inside a string
+        self._depth = 0  # containers open at the end of the last block
 
     def read(self, size: int = -1) -> bytes:
         data = self._stream.read(size)
@@ -80,21 +102,58 @@ class _Counting:
             )
         if self.start is None and (text := data.lstrip(b" \t\r\n")):
             self.start = self.consumed + len(data) - len(text)
+            if self._fast and not text.startswith(b"["):
+                raise _NeedsCare("the document is not an array")
         self._refuse_long_digit_runs(data)
-        self._refuse_long_strings(data)
+        quoting = self._mask_escapes(data)
+        self._refuse_long_strings(quoting, self.consumed + len(data))
+        if self._fast:
+            if self.consumed - self.item_end > _FAST_ITEM_BYTES:
+                raise _NeedsCare("a large item")
+            self._follow_depth(quoting)
         self.consumed += len(data)
         return data
 
-    def _refuse_long_strings(self, data: bytes) -> None:
-        """Refuse more than MAX_VALUE_BYTES between two string quotes. Escaped quotes do not
-        count: pairs of backslashes are masked first, then escaped quotes (same length, so
-        positions stay exact)."""
-        end = self.consumed + len(data)
+    def _mask_escapes(self, data: bytes) -> bytes:
+        """``data`` with its escaped quotes and backslashes masked (same length, so positions
+        stay exact): every quote left starts or ends a string."""
         if self._escaping:
             data = b"_" + data[1:]
         if b"\\" in data:
             data = data.replace(b"\\\\", b"__").replace(b'\\"', b"__")
         self._escaping = data.endswith(b"\\")
+        return data
+
+    def _follow_depth(self, quoting: bytes) -> None:
+        """Keep a bound on the nesting depth, for the fast parser: the brackets outside strings
+        are reduced by removing adjacent pairs, each round one or two levels; what is left must
+        close open containers, then open new ones."""
+        # Two adjacent quotes can go without changing which brackets lie inside strings: that
+        # removes every string without brackets, and what it joins, in one pass.
+        skeleton = quoting.translate(None, _NOT_QUOTE_OR_BRACKET).replace(b'""', b"")
+        parts = skeleton.split(b'"')
+        brackets = b"".join(parts[1::2] if self._in_string else parts[::2])
+        self._in_string ^= len(parts) % 2 == 0
+        rounds = 0
+        while brackets and rounds <= _FAST_DEPTH:
+            reduced = brackets.replace(b"[]", b"").replace(b"{}", b"")
+            if reduced == brackets:
+                break
+            brackets = reduced
+            rounds += 1
+        closed = len(brackets) - len(brackets.lstrip(b"]}"))
+        opened = len(brackets) - closed
+        if (
+            brackets[closed:].strip(b"[{")  # mismatched brackets: a syntax error
+            or closed > self._depth
+            or self._depth + opened + 2 * rounds > _FAST_DEPTH
+        ):
+            raise _NeedsCare("deep nesting")
+        self._depth += opened - closed
+
+    def _refuse_long_strings(self, data: bytes, end: int) -> None:
+        """Refuse more than MAX_VALUE_BYTES between two string quotes (``data`` with its
+        escapes masked), ``end`` being the offset just after it."""
         first = data.find(b'"')
         run = self._unquoted + (len(data) if first < 0 else first)
         self._unquoted = run if first < 0 else len(data) - data.rfind(b'"') - 1
@@ -127,8 +186,35 @@ class _Counting:
         )
 
 
-def iter_items(stream: BinaryIO, name: str) -> Iterator[object]:
-    """Yield each element of the top-level array; ImportFileError for anything else."""
+def iter_items(
+    stream: BinaryIO, name: str, rewind: Callable[[], BinaryIO] | None = None
+) -> Iterator[object]:
+    """Yield each element of the top-level array; ImportFileError for anything else.
+    The careful parser starts over on ``rewind()`` (by default ``stream.seek(0)``)."""
+    fast = _Counting(stream, name, fast=True)
+    yielded = 0
+    try:
+        for item in ijson.items(fast, "item", use_float=False):
+            yield item
+            yielded += 1
+            fast.item_end = fast.consumed
+        return
+    except ImportFileError:
+        raise  # refused while reading: the careful parser reads the same bytes
+    except (_NeedsCare, decimal.InvalidOperation, *_PARSE_ERRORS):
+        pass  # the careful parser says exactly what, or takes it
+    if rewind is None:
+        stream.seek(0)
+    else:
+        stream = rewind()
+    careful = careful_items(stream, name)
+    for _ in itertools.islice(careful, yielded):
+        pass
+    yield from careful
+
+
+def careful_items(stream: BinaryIO, name: str) -> Iterator[object]:
+    """The careful parser alone: items as far as validation reads them (``_build_items``)."""
     counting = _Counting(stream, name)
     # Numbers arrive as int (any size) or Decimal: with use_float=True yajl converts them
     # itself and fails the whole file on an integer beyond 64 bits or an exponent beyond a
@@ -141,8 +227,11 @@ def iter_items(stream: BinaryIO, name: str) -> Iterator[object]:
     except decimal.InvalidOperation as exc:  # an exponent beyond even Decimal's range
         message = f"{name}: number out of range at or before byte {counting.consumed}"
         raise ImportFileError(message) from exc
-    except (ijson.JSONError, ValueError, EOFError, OSError, gzip.BadGzipFile, zlib.error) as exc:
+    except _PARSE_ERRORS as exc:
         raise ImportFileError(_describe(exc, name, counting.consumed)) from exc
+
+
+_PARSE_ERRORS = (ijson.JSONError, ValueError, EOFError, OSError, gzip.BadGzipFile, zlib.error)
 
 
 def _describe(exc: BaseException, name: str, consumed: int) -> str:

@@ -99,7 +99,7 @@ def _copy_items(
         conn.cursor() as cursor,
         cursor.copy(statement("copy_staging_users", **tables.names)) as copy,
     ):
-        for index, item in enumerate(iter_items(source.stream, name)):
+        for index, item in enumerate(iter_items(source.stream, name, source.rewind)):
             try:
                 copy.write_row(_valid_row(index, validate_user(item)))
             except RowError as error:

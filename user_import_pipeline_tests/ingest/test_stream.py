@@ -4,20 +4,26 @@ names the file and says where (a byte position or a row index)."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import re
 import time
 import tracemalloc
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
+from user_import_pipeline.generate import generate_users
 from user_import_pipeline.ingest import stream
 from user_import_pipeline.ingest.source import ImportFileError, open_source
-from user_import_pipeline.ingest.stream import MAX_VALUE_BYTES, iter_items
-from user_import_pipeline.ingest.validate import MAX_ADDRESSES, Oversized
+from user_import_pipeline.ingest.stream import MAX_VALUE_BYTES, careful_items, iter_items
+from user_import_pipeline.ingest.validate import MAX_ADDRESSES, Oversized, RowError, validate_user
+from user_import_pipeline_tests.corpora import CORPORA
 
 NAME = "incoming/ünïcode users.json"
 BOM = b"\xef\xbb\xbf"
@@ -26,6 +32,11 @@ BLOCK = 64 * 1024  # ijson's read size: syntax errors are reported at the end of
 
 def items(data: bytes, name: str = NAME) -> list[object]:
     return list(iter_items(io.BytesIO(data), name))
+
+
+def careful(data: bytes) -> list[object]:
+    """The items of the careful parser alone, which keeps only what validation reads."""
+    return list(careful_items(io.BytesIO(data), NAME))
 
 
 def file_error(data: bytes, name: str = NAME) -> str:
@@ -112,11 +123,13 @@ def test_integers_of_any_size_and_huge_exponents_are_values_not_file_errors():
         b'[{"id": 123456789012345678901234567890, "phone_number": -99999999999999999999,'
         b' "score": 1e400, "tiny": 1e-400, "max": 9223372036854775808}]'
     )
-    (item,) = items(document)
-    assert item == {"id": 123456789012345678901234567890, "phone_number": -99999999999999999999}
-    address = b'{"zip_code": 9223372036854775808, "x": 1e400}'
-    (item,) = items(b'[{"addresses": [' + address + b"]}]")
-    assert item == {"addresses": [{"zip_code": 2**63}]}
+    for parse in (items, careful):
+        (item,) = parse(document)
+        assert item["id"] == 123456789012345678901234567890  # type: ignore[index]
+        assert item["phone_number"] == -99999999999999999999  # type: ignore[index]
+        address = b'{"zip_code": 9223372036854775808, "x": 1e400}'
+        (item,) = parse(b'[{"addresses": [' + address + b"]}]")
+        assert item["addresses"][0]["zip_code"] == 2**63  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -147,6 +160,9 @@ class ShortReads:
 
     def read(self, size: int = -1) -> bytes:
         return self._data.read(self._size if size < 0 else min(size, self._size))
+
+    def seek(self, offset: int) -> int:
+        return self._data.seek(offset)
 
 
 @pytest.mark.parametrize("read_size", [1, 7, 1000, 4301, BLOCK])
@@ -401,7 +417,7 @@ def gz_items(tmp_path: Path, data: bytes) -> list[object]:
     path = tmp_path / "users.json.gz"
     path.write_bytes(data)
     with open_source(path) as source:
-        return list(iter_items(source.stream, "users.json.gz"))
+        return list(iter_items(source.stream, "users.json.gz", source.rewind))
 
 
 def gz_error(tmp_path: Path, data: bytes) -> str:
@@ -458,6 +474,8 @@ def test_gzip_holding_invalid_json_reports_the_decompressed_position(tmp_path):
 
 
 # --- what an item keeps --------------------------------------------------------------------
+# The careful parser keeps only what validation reads; the fast one keeps everything of an
+# item small enough for it, and validation reads the same of both (test_parsers_agree).
 
 
 def test_items_keep_only_what_validation_reads():
@@ -470,7 +488,7 @@ def test_items_keep_only_what_validation_reads():
             "text", 7, None, [1, 2], {"street": {"no": 1}, "city": ["a"]},
         ],
     }  # fmt: skip
-    (item,) = items(dump([user]))
+    (item,) = careful(dump([user]))
     assert item == {
         "id": "x", "name": "n", "email": "e@example.com", "phone_number": 1,
         "addresses": [
@@ -490,17 +508,17 @@ def test_items_keep_only_what_validation_reads():
 def test_a_container_where_a_value_belongs_is_kept_empty(value, kept):
     """Validation names the JSON type it found; the contents would only cost memory."""
     for key in ("id", "name", "email", "phone_number"):
-        assert items(dump([{key: value}])) == [{key: kept}]
-    assert items(dump([value])) == [kept]
-    assert items(dump([{"addresses": [{"city": value}]}])) == [{"addresses": [{"city": kept}]}]
+        assert careful(dump([{key: value}])) == [{key: kept}]
+    assert careful(dump([value])) == [kept]
+    assert careful(dump([{"addresses": [{"city": value}]}])) == [{"addresses": [{"city": kept}]}]
     if isinstance(value, dict):
-        assert items(dump([{"addresses": value}])) == [{"addresses": {}}]
+        assert careful(dump([{"addresses": value}])) == [{"addresses": {}}]
 
 
 def test_one_address_more_than_the_limit_is_kept():
     address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
     for count in (MAX_ADDRESSES, MAX_ADDRESSES + 1, MAX_ADDRESSES + 50):
-        (item,) = items(dump([{"addresses": [address] * count}]))
+        (item,) = careful(dump([{"addresses": [address] * count}]))
         assert len(item["addresses"]) == min(count, MAX_ADDRESSES + 1)  # type: ignore[index]
 
 
@@ -508,11 +526,11 @@ def test_strings_beyond_every_limit_are_kept_as_their_trimmed_length():
     padded = " " * 5000 + "Ann" + "\t" * 5000
     long = "x" * 5000
     user = {"name": padded, "email": f" {long} ", "other": long}
-    (item,) = items(dump([user]))
+    (item,) = careful(dump([user]))
     assert item == {"name": "Ann", "email": Oversized(5000)}
-    (item,) = items(dump([{"addresses": [{"street": long}, long]}]))
+    (item,) = careful(dump([{"addresses": [{"street": long}, long]}]))
     assert item == {"addresses": [{"street": Oversized(5000)}, Oversized(5000)]}
-    (item,) = items(dump([{"name": "y" * 1024}]))
+    (item,) = careful(dump([{"name": "y" * 1024}]))
     assert item == {"name": "y" * 1024}
 
 
@@ -553,7 +571,7 @@ def test_a_string_longer_than_the_limit_is_refused_while_reading(body, read_size
     # Up to the limit (ended by a quote), it is a value.
     shorter = body * (limit // len(body))
     (item,) = items(prefix + shorter + b'", "name": "B"}]')
-    assert item == {"name": "B"}
+    assert item["name"] == "B"  # type: ignore[index]
 
 
 def test_the_limit_is_8_mib():
@@ -569,10 +587,129 @@ def test_backslashes_cut_by_a_read_are_not_taken_for_escapes(read_size, limit):
     body = (b"a" * 4095 + b"\\\\" + b"a" * 4095) * (limit // 8192)
     document = b'[{"bio": "' + body + b'"}, {"name": "\\\\"}, {"name": "\\""}]'
     stream_ = iter_items(ShortReads(document, read_size), NAME)  # type: ignore[arg-type]
-    assert list(stream_) == [{}, {"name": "\\"}, {"name": '"'}]
+    assert [item.get("name") for item in stream_] == [None, "\\", '"']  # type: ignore[attr-defined]
 
 
 def test_a_long_run_without_strings_is_refused_too(limit):
     """Not a string, but the bytes cannot tell without parsing: whitespace, numbers."""
     document = b"[" + b"1, " * (limit // 3 + 1) + b"2]"
     assert "a value longer than 0 MiB" in long_value_error(document, BLOCK)
+
+
+# --- two parsers, one result ----------------------------------------------------------------
+
+
+def outcomes(parse: Callable[[], Iterable[object]]) -> list[object]:
+    """What staging makes of each item - its row or its row error - or the file error."""
+    found: list[object] = []
+    try:
+        for item in parse():
+            try:
+                found.append(validate_user(item))
+            except RowError as error:
+                found.append((error.code, error.message))
+    except ImportFileError as error:
+        found.append(("file error", str(error)))
+    return found
+
+
+def assert_parsers_agree(document: bytes) -> list[object]:
+    fast = outcomes(lambda: items(document))
+    assert fast == outcomes(lambda: careful(document))
+    return fast
+
+
+@pytest.fixture
+def handovers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the times the fast parser hands a document over to the careful one."""
+    calls: list[int] = []
+
+    def counted(stream_: BinaryIO, name: str) -> Iterator[object]:
+        calls.append(1)
+        return careful_items(stream_, name)
+
+    monkeypatch.setattr(stream, "careful_items", counted)
+    return calls
+
+
+def test_the_fast_parser_reads_ordinary_files_alone(tmp_path, handovers):
+    for name in ("users.json", "users.json.gz"):
+        path = tmp_path / name
+        generate_users(path, 3_000, seed=7, invalid_rate=0.2)
+        with open_source(path) as source:
+            fast = outcomes(partial(iter_items, source.stream, name, source.rewind))
+        assert len(fast) == 3_000
+        with open_source(path) as source:
+            assert fast == outcomes(partial(careful_items, source.stream, name))
+    assert handovers == []
+
+
+big_string = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
+
+
+@pytest.mark.parametrize(
+    "odd_item",
+    [
+        pytest.param(b'{"name": "Big", "email": "big@example.com", "bio": ' + big_string + b"}",
+                     id="an-item-beyond-1-MiB"),
+        pytest.param(b'{"name": ' + big_string + b', "email": "big@example.com"}',
+                     id="an-over-long-name"),
+        pytest.param(b'{"name": "Deep", "email": "d@example.com", "x": ' + nested(40) + b"}",
+                     id="nesting-of-41"),
+        pytest.param(b'{"name": "Deeper", "email": "d@example.com", "x": ' + nested(70) + b"}",
+                     id="nesting-beyond-64"),
+        pytest.param(dump({"name": "Many", "email": "m@example.com",
+                           "addresses": [{"street": "s" * 300, "city": "c", "state": "s",
+                                          "zip_code": 1, "country": "c"}] * 4000}),
+                     id="too-many-addresses"),
+        pytest.param(b'{"name": "Bad", "email": "b@example.com"', id="syntax-error"),
+    ],
+)  # fmt: skip
+def test_the_fast_parser_hands_over_mid_file(odd_item, handovers):
+    """Whatever the fast parser must not hold, the careful one takes the file over from its
+    start, skips what was yielded, and every row comes out once, as the careful parser has it."""
+    before, after = dump(users(3_000))[:-1], dump(users(2_000))[1:]
+    document = before + b", " + odd_item + b", " + after
+    found = assert_parsers_agree(document)
+    assert handovers == [1]
+    if b"Bad" in odd_item or b"Deeper" in odd_item:
+        assert found[-1][0] == "file error"  # type: ignore[index]
+    else:
+        assert len(found) == 5_001
+        assert found[:3_000] == outcomes(lambda: users(3_000))
+
+
+@pytest.mark.parametrize("path", sorted((CORPORA / "JSONTestSuite" / "test_parsing").iterdir()),
+                         ids=lambda path: path.name)  # fmt: skip
+def test_parsers_agree_on_json_test_suite(path):
+    assert_parsers_agree(path.read_bytes())
+
+
+def test_parsers_agree_on_what_validation_reads():
+    """The documents of the tests above that prune items: validation sees no difference."""
+    address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
+    long = "x" * 5000
+    documents = [
+        dump([{"name": " " * 5000 + "Ann" + "\t" * 5000, "email": f" {long} ", "other": long}]),
+        dump([{"name": "A", "email": "a@example.com", "addresses": [{"street": long}, long]}]),
+        dump([{"name": "A", "email": "a@example.com", "addresses": [address] * 1001}]),
+        dump([{"name": "A", "email": "a@example.com", "addresses": [address] * 1000}]),
+        dump([{"name": {"a": [1]}}, {"name": "A", "email": [1, [2]]}, [1, [2]], {"a": [1]}]),
+        dump([{"name": "A", "email": "a@example.com", "addresses": {"a": 1}}]),
+        dump([{"name": "A", "email": "a@example.com", "addresses": [{"city": [1]}, 5, None]}]),
+        dump([{"name": "A", "email": "a@example.com", "id": 10**70, "phone_number": 1.5}]),
+        b'[{"name": "A", "name": "B", "email": "a@example.com", "addresses": [], "addresses": 1}]',
+    ]
+    for document in documents:
+        assert_parsers_agree(document)
+
+
+def test_the_digest_covers_the_whole_file_after_a_handover(tmp_path, handovers):
+    document = dump(users(2_000))[:-1] + b", {" + b'"bio": ' + big_string + b"}]"
+    for name, data in (("u.json", document), ("u.json.gz", gzip.compress(document))):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with open_source(path) as source:
+            assert len(list(iter_items(source.stream, name, source.rewind))) == 2_001
+            assert source.digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert handovers == [1, 1]
