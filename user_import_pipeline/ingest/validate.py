@@ -110,6 +110,11 @@ class UserRow(NamedTuple):
     addresses: tuple[Address, ...] | None  # None: key absent, stored addresses stay untouched
 
 
+# A named tuple's own constructor is a Python function; the fast path builds its rows with
+# tuple.__new__, several times cheaper, from values in field order.
+_new = tuple.__new__
+
+
 class RowError(Exception):
     """A row-level rejection (SPEC §2.1): a machine-readable `code` and a human `message`."""
 
@@ -204,12 +209,12 @@ def _well_formed(item: dict) -> UserRow | None:
                 and _storable(street + city + state + zip_code + country)
             ):
                 return None
-            listed.append(Address(street, city, state, zip_code, country))
+            listed.append(_new(Address, (street, city, state, zip_code, country)))
         addresses = tuple(listed)
     external_uuid = None
     if external_id is not None and type(item["id"]) is str and _UUID_RE.fullmatch(external_id):
         external_uuid = str(uuid.UUID(external_id))
-    return UserRow(external_id, external_uuid, name, email, phone_number, addresses)
+    return _new(UserRow, (external_id, external_uuid, name, email, phone_number, addresses))
 
 
 class _Unusual(enum.Enum):

@@ -18,7 +18,7 @@ from user_import_pipeline.db.connection import transaction
 from user_import_pipeline.db.sqlfiles import statement
 from user_import_pipeline.ingest.source import ImportFileError, OpenedSource, open_source
 from user_import_pipeline.ingest.stream import iter_items
-from user_import_pipeline.ingest.validate import RowError, UserRow, validate_user
+from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
 from user_import_pipeline.lifecycle.jobs import Ticket, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
 from user_import_pipeline.staging.tables import StagingTables
@@ -30,6 +30,7 @@ ProgressCallback = Callable[[Progress], None]
 _encode_addresses = json.JSONEncoder(
     ensure_ascii=False, check_circular=False, separators=(",", ":")
 ).encode
+_QUOTES = 2 * len(Address._fields)  # the quotes around the fields of one address
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,24 @@ def _valid_row(index: int, row: UserRow) -> tuple[object, ...]:
         row.email,
         row.phone_number,
         addresses is not None,
-        None if addresses is None else _encode_addresses(addresses),
+        None if addresses is None else _addresses_json(addresses),
     )
+
+
+def _addresses_json(addresses: tuple[Address, ...]) -> str:
+    """What ``_encode_addresses`` returns, in a fraction of its time for the usual list: a
+    field that JSON writes as it is (printable, no quote, no backslash) needs no encoder, so
+    the fields are joined between the quotes and brackets; anything else is encoded."""
+    if not addresses:
+        return "[]"
+    inner = '"],["'.join(map('","'.join, addresses))
+    if (
+        inner.isprintable()
+        and "\\" not in inner
+        and inner.count('"') == _QUOTES * len(addresses) - 2
+    ):
+        return f'[["{inner}"]]'
+    return _encode_addresses(addresses)
 
 
 def _invalid_row(index: int, error: RowError) -> tuple[object, ...]:
