@@ -29,6 +29,9 @@ then the next round), every timed case right after a ``CHECKPOINT``:
 
 - **parse floor**: ijson (C backend, ``ijson.items(f, "item")``) over the file, counting
   users and addresses, in this process.
+- **our parse + validation**: the Python side of ``stage_users`` without the database
+  (``iter_items`` and ``validate_user`` over the file), in this process: what staging
+  costs before a row reaches PostgreSQL.
 - **COPY floor**: the same rows flattened to TSV beforehand (not timed), then ``COPY``
   (psycopg ``cursor.copy``) of users, committed, then addresses, committed, into empty
   ``users``/``addresses`` made by the real migrations (so the same columns, keys, indexes

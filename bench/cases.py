@@ -1,8 +1,9 @@
-"""The cases measured at each size, one round after another: the parse floor, the COPY
-floor, the three imports; and the 10-user file's latency."""
+"""The cases measured at each size, one round after another: the parse floor, our parse
+and validation, the COPY floor, the three imports; and the 10-user file's latency."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,11 +17,14 @@ from bench.data import Files, generate
 from bench.databases import Server
 from bench.importer import Importer, Run
 from bench.measure import Conditions, Stat
+from user_import_pipeline.ingest.stream import iter_items
+from user_import_pipeline.ingest.validate import RowError, validate_user
 
 LATENCY_USERS = 10
 CASES = ("first", "identical", "changed")
 CASE_TITLES = {
     "parse": "parse floor (ijson)",
+    "validate": "our parse + validation, no database",
     "copy": "COPY floor",
     "first": "import (a) first, empty tables",
     "identical": "import (b) identical re-import",
@@ -59,6 +63,7 @@ class CaseStats:
 class SizeResult:
     files: Files
     parse: Stat = field(default_factory=Stat)
+    validate: Stat = field(default_factory=Stat)
     copy: Stat = field(default_factory=Stat)
     copy_users: Stat = field(default_factory=Stat)
     copy_addresses: Stat = field(default_factory=Stat)
@@ -75,6 +80,18 @@ def parse_floor(path: Path) -> tuple[float, int, int]:
             users += 1
             addresses += len(user.get("addresses") or ())
     return time.perf_counter() - started, users, addresses
+
+
+def parse_and_validate(path: Path) -> tuple[float, int]:
+    """The Python side of stage_users without the COPY: our parser and validation."""
+    started = time.perf_counter()
+    rows = 0
+    with path.open("rb") as f:
+        for item in iter_items(f, path.name):
+            with contextlib.suppress(RowError):
+                validate_user(item)
+            rows += 1
+    return time.perf_counter() - started, rows
 
 
 def copy_floor(server: Server, dsn: str, files: Files) -> tuple[float, float, float, int]:
@@ -157,6 +174,12 @@ def _measure_floors(
     if (users, addresses) != (files.users, files.addresses):
         raise RuntimeError(f"parse floor counted {users}/{addresses} rows")
     result.parse.add(seconds)
+
+    log(f"{label}: parse + validation")
+    seconds, rows = parse_and_validate(files.json)
+    if rows != files.users:
+        raise RuntimeError(f"parse + validation counted {rows} rows")
+    result.validate.add(seconds)
 
     log(f"{label}: COPY floor")
     conditions.sample(server)

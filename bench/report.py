@@ -143,6 +143,7 @@ def _size_rows(s: SizeResult) -> list[list[str]]:
     )
     rows = [
         [n, CASE_TITLES["parse"], s.parse.fmt(seconds), "", "", "", ""],
+        [n, CASE_TITLES["validate"], s.validate.fmt(seconds), "", "", "", ""],
         [n, copy_title, s.copy.fmt(seconds), s.copy_wal.fmt(megabytes), "", "", ""],
     ]
     for case in CASES:
