@@ -2,6 +2,8 @@
 
 The algorithm, one SQL file per step, all on the staged rows of one import:
 
+0. ``stale_statistics``: ANALYZE ``users`` and ``addresses`` first when many rows were
+   written since their statistics were taken (autovacuum off, or not yet come round).
 1. ``plan_merge``, one pass: keep the valid rows; the last row of an identity (external
    id, else lower(email)) wins, then the last row of an email among those winners (the
    losers are ``duplicate_in_file``); find each survivor's user - by external id, by id
@@ -72,6 +74,9 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     tables.require_intact(conn, job)
     params = {"job_id": ticket.job_id, "owner": ticket.lease.owner}
     steps = StepRunner(conn, tables.names)
+    with steps.timed("analyze_stale_tables"):
+        for (table,) in steps.run("stale_statistics").fetchall():
+            conn.execute(statement("analyze_table", table=table))
     steps.run("plan_merge")
     conn.execute(statement("analyze_table", table="merge_plan"))
     steps.run("reject_duplicate_targets")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import psycopg
 
@@ -20,8 +21,14 @@ class StepRunner:
         self.rows: dict[str, int] = {}
 
     def run(self, name: str, params: Mapping[str, object] | None = None) -> psycopg.Cursor:
-        started = time.perf_counter()
-        cursor = self._conn.execute(statement(name, **self._identifiers), params)
-        self.seconds[name] = round(time.perf_counter() - started, 3)
+        with self.timed(name):
+            cursor = self._conn.execute(statement(name, **self._identifiers), params)
         self.rows[name] = cursor.rowcount
         return cursor
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Times the block as step ``name`` (steps inside it are timed on their own too)."""
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
