@@ -644,15 +644,15 @@ def test_the_fast_parser_reads_ordinary_files_alone(tmp_path, handovers):
     assert handovers == []
 
 
-big_string = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
+BIG_STRING = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
 
 
 @pytest.mark.parametrize(
     "odd_item",
     [
-        pytest.param(b'{"name": "Big", "email": "big@example.com", "bio": ' + big_string + b"}",
+        pytest.param(b'{"name": "Big", "email": "big@example.com", "bio": ' + BIG_STRING + b"}",
                      id="an-item-beyond-1-MiB"),
-        pytest.param(b'{"name": ' + big_string + b', "email": "big@example.com"}',
+        pytest.param(b'{"name": ' + BIG_STRING + b', "email": "big@example.com"}',
                      id="an-over-long-name"),
         pytest.param(b'{"name": "Deep", "email": "d@example.com", "x": ' + nested(40) + b"}",
                      id="nesting-of-41"),
@@ -705,7 +705,7 @@ def test_parsers_agree_on_what_validation_reads():
 
 
 def test_the_digest_covers_the_whole_file_after_a_handover(tmp_path, handovers):
-    document = dump(users(2_000))[:-1] + b", {" + b'"bio": ' + big_string + b"}]"
+    document = dump(users(2_000))[:-1] + b", {" + b'"bio": ' + BIG_STRING + b"}]"
     for name, data in (("u.json", document), ("u.json.gz", gzip.compress(document))):
         path = tmp_path / name
         path.write_bytes(data)
