@@ -68,7 +68,7 @@ class OpenedSource:
     def rewind(self) -> BinaryIO:
         """A new stream from the start of the file (the parser may read it twice,
         ingest/stream.py); the digest starts over with it."""
-        self.hashing.seek(0)
+        self.hashing.restart()
         self.stream = _decompressed(self.path, self.hashing)
         return self.stream
 
@@ -100,12 +100,10 @@ class _HashingReader:
         self.digest.update(data)
         return data
 
-    def seek(self, offset: int) -> int:
-        """Only to the start (OpenedSource.rewind): the digest starts over."""
-        if offset != 0:
-            raise OSError("an import file can only be read again from its start")
+    def restart(self) -> None:
+        """Back to the first byte, with a new digest (OpenedSource.rewind)."""
+        self._raw.seek(0)
         self.digest = hashlib.sha256()
-        return self._raw.seek(0)
 
     def tell(self) -> int:
         return self._raw.tell()

@@ -148,7 +148,7 @@ def test_numbers_beyond_python_limits_are_file_errors_not_crashes(document, tmp_
     path = tmp_path / "numbers.json.gz"
     path.write_bytes(gzip.compress(document))
     with open_source(path) as source, pytest.raises(ImportFileError, match=r"byte \d+"):
-        list(iter_items(source.stream, NAME))
+        list(iter_items(source.stream, NAME, source.rewind))
 
 
 class ShortReads:
