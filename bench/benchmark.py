@@ -61,6 +61,9 @@ imports at the largest size in a database with ``auto_explain`` (``log_analyze``
 of the slowest statements to the report. Its timings include ``auto_explain``'s overhead
 and are not used for the table.
 
+After the tables, ``bench/bounds.py`` sets each time-ratio target's budget against the
+parts of the run a staged import cannot skip (printed, and in the report).
+
 The exit code is 0 when every measurement ran (whether or not the targets are met).
 """
 
@@ -86,6 +89,7 @@ import ijson
 
 from bench import REPO, log
 from bench.benchmarks_md import write_report
+from bench.bounds import bounds_section
 from bench.cases import measure_latency, measure_size
 from bench.data import prepare_files
 from bench.databases import Server, server_url
@@ -229,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = measure(args, server, cli, workdir, start)
         print_summary(report)
+        print("\n".join(bounds_section(report.sizes[-1])))
         if args.out is not None:
             write_report(args.out, report)
             log(f"wrote {args.out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.bounds import bounds_section
 from bench.cases import CASE_TITLES, CASES, SizeResult
 from bench.profiling import query_text
 from bench.report import (
@@ -26,6 +27,7 @@ def write_report(out: Path, report: Report) -> None:
         *targets_table(report.targets),
         "",
         *_figures(report),
+        *bounds_section(report.sizes[-1]),
     ]
     for s in report.sizes:
         lines += _where_time_goes(s)

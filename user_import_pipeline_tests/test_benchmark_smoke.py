@@ -30,6 +30,13 @@ FIGURE_ROWS = (
     "import (c) 10% changed re-import",
     "small file, `user-import run`",
 )
+# bench/bounds.py: one line per time-ratio target, under its heading.
+BOUND_LINES = (
+    "## Why the time-ratio targets are where they are",
+    "- **First import / COPY floor**: ",
+    "- **Identical re-import / first import**: ",
+    "- **10%-changed re-import / first import**: ",
+)
 
 
 @pytest.mark.slow
@@ -59,5 +66,7 @@ def test_benchmark_smoke_runs_and_prints_every_row(server_url, tmp_path):
         assert matching[0].rstrip().endswith(("| met |", "| **MISSED** |", "| n/a |"))
     for row in FIGURE_ROWS:
         assert any(row in line for line in lines), f"figure row {row!r} missing"
+    for bound in BOUND_LINES:
+        assert any(line.startswith(bound) for line in lines), f"bound {bound!r} missing"
     # --smoke writes no report.
     assert (report.stat().st_mtime_ns if report.exists() else None) == before
