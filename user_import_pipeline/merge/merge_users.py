@@ -82,6 +82,7 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     steps.run("reject_duplicate_targets")
     steps.run("address_targets_of_plan")
     steps.run("changed_address_lists")
+    conn.execute(statement("analyze_table", table="changed_address_lists"))
     steps.run("mark_address_changes")
     steps.run("save_address_changes")
     steps.run("add_new_address_lists")
