@@ -55,7 +55,7 @@ def _reimport(s: SizeResult, case: str, target: float, first: float) -> str:
     rest = wall - staging - merge
     left = budget - staging - rest
     room = (
-        f"That leaves {seconds(left)} of the budget for comparing and writing"
+        f"That leaves {seconds(left)} of the budget for comparing and writing, which"
         if left >= 0
         else f"Staging and start-up alone exceed the budget by {seconds(-left)}; comparing "
         "and writing"
