@@ -149,6 +149,9 @@ def measure_size(
     for round_ in range(1, repeat + 1):
         label = f"{files.users} users, round {round_}/{repeat}"
         _measure_floors(server, server.db_url(copy_db), result, conditions, label)
+        # Autovacuum would otherwise visit the freshly loaded COPY tables during a later
+        # case and write ~300 MB of WAL there, drowning the re-imports' server-wide WAL.
+        vacuum(server, copy_db)
         db = server.create(f"import_{files.users}")
         server.migrate(db)
         for case in CASES:
