@@ -2,14 +2,15 @@
 the parts of an import that a staged design cannot skip, set against the target's budget.
 
 A staged import merges only after the last row is staged (SPEC §3: the last row of an
-identity wins, conflicts are judged against the users as they were before the merge, and
-a file error even in the last byte merges nothing), so reading the file, comparing and
+identity wins, conflicts are judged against the users as they were before the merge;
+SPEC §2.1: a file error even in the last byte merges nothing), so reading the file, comparing and
 writing happen one after the other and their times add up.
 """
 
 from __future__ import annotations
 
 from bench.cases import SizeResult
+from bench.measure import Stat
 from bench.report import seconds
 
 HEADING = "Why the time-ratio targets are where they are"
@@ -27,10 +28,10 @@ def bounds_section(s: SizeResult) -> list[str]:
     lines = [
         f"## {HEADING}: {s.files.users:,} users",
         "",
-        "Medians of this run. The merge starts only after the last row is staged (SPEC §3:",
-        "the last row of an identity wins, conflicts are judged against the users as they",
-        "were, a file error merges nothing), so the times of reading, comparing and writing",
-        "add up. docs/NOTES.md (Speed) lists what was tried on each part.",
+        "Medians of this run. The merge starts only after the last row is staged (SPEC",
+        "§3: the last row of an identity wins, conflicts are judged against the users as",
+        "they were; §2.1: a file error merges nothing), so the times of reading, comparing",
+        "and writing add up. docs/NOTES.md (Speed) lists what was tried on each part.",
         "",
         f"- **First import / COPY floor**: {first / floor:.2f}x, target ≤ 1.2x. The final "
         f"inserts (`insert_new_users` + `insert_changed_addresses`) took {seconds(writes)}, "
@@ -84,5 +85,6 @@ def _step(s: SizeResult, case: str, op: str, step: str) -> float:
 
 
 def _median(s: SizeResult, case: str, phase: str) -> float:
-    stat = s.cases[case].phases.get(phase)
-    return stat.median if stat is not None and stat.values else 0.0
+    """NaN when the run's event log lacked the phase (``get``: the phases are a defaultdict,
+    and a lookup must not add an empty row to the report's phase table)."""
+    return s.cases[case].phases.get(phase, Stat()).median
