@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,22 @@ from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.settings import ImportSettings
+from user_import_pipeline.staging import stage_users
+
+
+def pause_staging(monkeypatch: Any, pause: Callable[[int], None], every: int = 1000) -> None:
+    """Makes stage_users call ``pause(n)`` after its ``n``-th item, for every ``every``-th
+    item, so that a test can act while the file is still streaming however fast the
+    machine reads it."""
+    read_items = stage_users.iter_items
+
+    def paused(*args: Any, **kwargs: Any) -> Iterator[object]:
+        for n, item in enumerate(read_items(*args, **kwargs), 1):
+            yield item
+            if n % every == 0:
+                pause(n)
+
+    monkeypatch.setattr(stage_users, "iter_items", paused)
 
 
 @dataclass

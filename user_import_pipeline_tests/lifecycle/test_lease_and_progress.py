@@ -6,6 +6,7 @@ import time
 import psycopg
 
 from user_import_pipeline.generate import generate_users
+from user_import_pipeline_tests.importing import pause_staging
 
 MERGE_LOCK = 7340581002114  # sql/take_merge_lock.sql
 
@@ -46,8 +47,10 @@ def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(impo
     assert outcome.job["status"] == "succeeded"
 
 
-def test_bytes_and_rows_processed_advance_while_the_file_streams(importer):
+def test_bytes_and_rows_processed_advance_while_the_file_streams(importer, monkeypatch):
     importer.lease_seconds = 1  # beats every third of a second
+    # 60 pauses of 50 ms: the stream lasts at least 3 s, several beats, on any machine.
+    pause_staging(monkeypatch, lambda _: time.sleep(0.05))
     path = importer.base_dir / "big.json"
     generate_users(path, 60_000, seed=5)
     samples: list[tuple] = []

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from user_import_pipeline.generate import generate_users
+from user_import_pipeline_tests.importing import pause_staging
 
 pytestmark = pytest.mark.faults
 
@@ -99,9 +100,13 @@ def _watch_until_streaming(dsn: str, started: threading.Event) -> None:
             time.sleep(0.02)
 
 
-def _replace_while_streaming(importer, source: str, replace) -> object:
-    """Run the import of ``source``; as soon as it streams, call ``replace(path)``."""
+def _replace_while_streaming(importer, monkeypatch, source: str, replace) -> object:
+    """Run the import of ``source``; as soon as it streams, call ``replace(path)``. The
+    import waits after its 20,000th item (its progress is written by then) until the file
+    has been replaced, so that it is still reading however fast the machine is."""
     importer.lease_seconds = 1  # progress is written every third of a second
+    replaced = threading.Event()
+    pause_staging(monkeypatch, lambda _: replaced.wait(60), every=20_000)
     started = threading.Event()
     watcher = threading.Thread(target=_watch_until_streaming, args=(importer.dsn, started))
     watcher.start()
@@ -110,18 +115,24 @@ def _replace_while_streaming(importer, source: str, replace) -> object:
     runner.start()
     assert started.wait(60), "the import never started streaming"
     replace(importer.base_dir / source)
+    replaced.set()
     runner.join(300)
     watcher.join()
     return result["outcome"]
 
 
 @pytest.mark.slow
-def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_bytes(importer):
+def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_bytes(
+    importer, monkeypatch
+):
     generate_users(importer.base_dir / "big.json", 40_000, seed=1)
     generate_users(importer.base_dir / "other.json", 40_000, seed=2)
     original = json.loads((importer.base_dir / "big.json").read_text())
     outcome = _replace_while_streaming(
-        importer, "big.json", lambda path: os.replace(path.with_name("other.json"), path)
+        importer,
+        monkeypatch,
+        "big.json",
+        lambda path: os.replace(path.with_name("other.json"), path),
     )
     assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
     stored = importer.users()
@@ -129,7 +140,7 @@ def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_byt
 
 
 @pytest.mark.slow
-def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(importer):
+def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(importer, monkeypatch):
     generate_users(importer.base_dir / "big.json", 40_000, seed=1)
 
     def overwrite(path):
@@ -138,7 +149,7 @@ def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(importer):
         with open(path, "r+b") as handle:
             handle.write(data.replace(b"example", b"EXAMPLE"))
 
-    outcome = _replace_while_streaming(importer, "big.json", overwrite)
+    outcome = _replace_while_streaming(importer, monkeypatch, "big.json", overwrite)
     assert outcome.job["status"] == "failed"
     assert "modified while it was being read" in outcome.job["error_message"]
     assert importer.users() == {}
