@@ -19,10 +19,10 @@ from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging import stage_users
 
 
-def pause_staging(monkeypatch: Any, pause: Callable[[int], None], every: int = 1000) -> None:
-    """Makes stage_users call ``pause(n)`` after its ``n``-th item, for every ``every``-th
-    item, so that a test can act while the file is still streaming however fast the
-    machine reads it."""
+def pause_staging(monkeypatch: Any, pause: Callable[[int], object], every: int = 1000) -> None:
+    """Makes stage_users call ``pause(n)`` after every ``every``-th item it reads (``n``
+    counts the items), so that a test can act while the file is still streaming, however
+    fast the machine reads it."""
     read_items = stage_users.iter_items
 
     def paused(*args: Any, **kwargs: Any) -> Iterator[object]:
