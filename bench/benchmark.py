@@ -35,7 +35,8 @@ then the next round), every timed case right after a ``CHECKPOINT``:
 - **COPY floor**: the same rows flattened to TSV beforehand (not timed), then ``COPY``
   (psycopg ``cursor.copy``) of users, committed, then addresses, committed, into empty
   ``users``/``addresses`` made by the real migrations (so the same columns, keys, indexes
-  and foreign key), truncated before each round.
+  and foreign key), truncated before each round and vacuumed after it (not timed), so
+  that autovacuum does not write their WAL during a later case.
 - **our import**, ``user-import run FILE`` in a subprocess with ``DATABASE_URL`` on a fresh
   migrated scratch database per round: (a) first import into empty tables, (b) re-import
   of the identical file, (c) re-import of a copy of the file where every 10th user
