@@ -77,14 +77,10 @@ def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
     with steps.timed("analyze_stale_tables"):
         for (table,) in steps.run("stale_statistics").fetchall():
             conn.execute(statement("analyze_table", table=table))
-    steps.run("plan_merge")
-    conn.execute(statement("analyze_table", table="merge_plan"))
+    steps.build("plan_merge", "merge_plan")
     steps.run("reject_duplicate_targets")
     steps.run("address_targets_of_plan")
-    steps.run("changed_address_lists")
-    # A new temp table has no statistics: the two joins that follow would be planned for
-    # a guessed 154M rows (measured at 1M users) and sort every address target.
-    conn.execute(statement("analyze_table", table="changed_address_lists"))
+    steps.build("changed_address_lists", "changed_address_lists")
     steps.run("mark_address_changes")
     steps.run("save_address_changes")
     steps.run("add_new_address_lists")

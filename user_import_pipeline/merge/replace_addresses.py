@@ -44,9 +44,8 @@ def replace_addresses(conn: psycopg.Connection, ticket: Ticket) -> ReplacedAddre
         if _saved_by_this_attempt(conn, tables, job, ticket):
             changed = job["address_changes"]
         else:
-            steps.run("address_targets_of_applied_rows", params)
-            conn.execute(statement("analyze_table", table="address_targets"))
-            changed = steps.run("changed_address_lists").rowcount
+            steps.build("address_targets_of_applied_rows", "address_targets", params)
+            changed = steps.build("changed_address_lists", "changed_address_lists").rowcount
             steps.run("save_address_changes")
         steps.run("delete_changed_addresses")
         inserted = steps.run("insert_changed_addresses").rowcount
