@@ -13,6 +13,7 @@ from psycopg import sql
 from bench import log
 from bench.measure import find_waldump, waldump_shares
 from user_import_pipeline import environment
+from user_import_pipeline.db.client import Database
 
 SETTINGS = (
     "shared_buffers",
@@ -41,7 +42,7 @@ def server_url() -> tuple[str, Path | None]:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    return url, EmbeddedServer.from_env().log_file
+    return url, EmbeddedServer.from_settings().log_file
 
 
 class Server:
@@ -78,7 +79,7 @@ class Server:
     def migrate(self, name: str) -> None:
         from user_import_pipeline.db.migrate import migrate
 
-        migrate(self.db_url(name))
+        migrate(Database(self.db_url(name)))
 
     def execute_in(self, name: str, statement: LiteralString) -> None:
         """One statement, autocommitted, in database ``name``."""

@@ -9,35 +9,40 @@ Dagster's own storage lives in a database next to ours (``<db>_dagster``) unless
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-import psycopg
-from psycopg import conninfo, sql
+from psycopg import conninfo
 
+from user_import_pipeline import settings
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.embedded import EmbeddedServer
+from user_import_pipeline.db.errors import TerminalDatabaseError
 
 
 def prepare() -> str:
-    """Make sure both databases exist and the environment names them; returns DATABASE_URL."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        server = EmbeddedServer.from_env()
+    """Make sure both databases exist and the environment names them, for this process and
+    every process it starts; returns DATABASE_URL."""
+    url = settings.database_url()
+    if url is None:
+        server = EmbeddedServer.from_settings()
         server.start()
         url = server.url()
         os.environ["DATABASE_URL"] = url
     ensure_database(url)
-    if not os.environ.get("DAGSTER_PG_URL"):
+    if settings.dagster_pg_url() is None:
         dagster_url = with_database(url, f"{_database_name(url)}_dagster")
         ensure_database(dagster_url)
         os.environ["DAGSTER_PG_URL"] = dagster_url.replace(
             "postgresql://", "postgresql+psycopg2://", 1
         )
-    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").exists():
+    if settings.dagster_home() is None and Path("dagster.yaml").exists():
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
+    # Resolved once, here: Dagster's processes (daemon, code servers, run workers) may run
+    # in other folders and must all find the files in the same place.
+    os.environ["IMPORT_BASE_DIR"] = str(settings.base_dir())
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
     # Ten run workers starting at once on a small host can take longer than Dagster's
     # default 60 s gRPC deadline for StartRun, which fails the run before it begins.
@@ -47,20 +52,19 @@ def prepare() -> str:
 
 def ensure_database(url: str) -> None:
     """Create the database named in ``url`` when it does not exist yet."""
-    name = _database_name(url)
     try:
-        psycopg.connect(url, connect_timeout=10).close()
-        return
-    except psycopg.OperationalError as exc:
+        with Database(url, connect_timeout=10).session():
+            return
+    except TerminalDatabaseError as exc:
         if "does not exist" not in str(exc):
             raise
-    # Another process may create it in the meantime.
-    maintenance = with_database(url, "postgres")
-    with (
-        psycopg.connect(maintenance, autocommit=True) as conn,
-        contextlib.suppress(psycopg.errors.DuplicateDatabase),
-    ):
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    maintenance = Database(with_database(url, "postgres"))
+    with maintenance.session() as session:
+        try:
+            session.execute("create_database", database=_database_name(url))
+        except TerminalDatabaseError as exc:
+            if "DuplicateDatabase" not in str(exc):  # another process was first: fine
+                raise
 
 
 def _database_name(url: str) -> str:

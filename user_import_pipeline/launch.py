@@ -15,22 +15,21 @@ from urllib.parse import urlsplit
 
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
-from user_import_pipeline.db.connection import connect
-from user_import_pipeline.ingest.source import ImportFileError, InvalidSourceError, resolve_source
+from user_import_pipeline.db.client import Database
+from user_import_pipeline.ingest.source import (
+    ImportFileError,
+    InvalidSourceError,
+    is_utf8,
+    resolve_source,
+)
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.sensors.run_requests import run_config, run_tags
+from user_import_pipeline.runs import run_config, run_tags
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 JOB_NAME = "import_users"
 # Seconds to wait for the webserver; an unreachable one fails at once (connection refused).
 SUBMIT_TIMEOUT_SECONDS = 10
-
-
-def default_dagster_url() -> str:
-    """``$DAGSTER_WEBSERVER_URL``, read when called, or the local webserver."""
-    return os.environ.get("DAGSTER_WEBSERVER_URL") or DEFAULT_DAGSTER_URL
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,8 @@ def check_source(source_path: str, base_dir: Path) -> str:
     Paths that are not valid UTF-8 (lone surrogates) are refused too, since neither
     PostgreSQL nor Dagster tags can hold them.
     """
-    try:
-        source_path.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidSourceError("source_path must be valid UTF-8") from None
+    if not is_utf8(source_path):
+        raise InvalidSourceError("source_path must be valid UTF-8")
     try:
         resolve_source(source_path, base_dir)
     except InvalidSourceError:
@@ -92,7 +89,7 @@ def check_source(source_path: str, base_dir: Path) -> str:
     return os.path.normpath(source_path)
 
 
-def queue_import(dsn: str, source_path: str, base_dir: Path, dagster_url: str) -> str:
+def queue_import(database: Database, source_path: str, base_dir: Path, dagster_url: str) -> str:
     """Queue an import of ``source_path`` (inside ``base_dir``); returns the job id.
 
     Raises InvalidSourceError for a refused path and ValueError for a malformed
@@ -102,8 +99,8 @@ def queue_import(dsn: str, source_path: str, base_dir: Path, dagster_url: str) -
     """
     endpoint = DagsterEndpoint.parse(dagster_url)
     stored = check_source(source_path, base_dir)
-    with connect(dsn) as conn:
-        job_id = jobs.create_job(conn, stored, None)
+    with database.session() as session:
+        job_id = jobs.create_job(session, stored, None)
     submit_run(endpoint, stored, job_id)
     return job_id
 

@@ -1,56 +1,103 @@
-"""Import settings as a Dagster resource, defaulting to the environment at run time."""
+"""Every setting the project reads from the environment, read here and nowhere else.
+
+Each function takes the environment as an argument (the process's own by default) and
+returns plain values; the modules that need a setting get it passed in. Nothing is read at
+import time: a Dagster run, a CLI command or a test reads the settings when it starts.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-
-import dagster as dg
-from pydantic import Field
 
 DEFAULT_LEASE_SECONDS = 60
 DEFAULT_CHUNK_SIZE = 10_000
+MAX_IMPORT_WORKERS = 10
+DEFAULT_PORT = 8080
+DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
+EMBEDDED_DIR_NAME = ".pgdata"
+
+Environ = Mapping[str, str]
 
 
-class ImportSettings(dg.ConfigurableResource):
-    """Where import files live and how an import reports and holds its job.
+@dataclass(frozen=True)
+class ImportSettings:
+    """What an import needs besides its database: where files are, how it holds its job."""
 
-    Unset fields fall back to IMPORT_BASE_DIR, IMPORT_JOB_LEASE_SECONDS and
-    IMPORT_CHUNK_SIZE, read when a run starts (not when the code location loads).
-    """
+    base_dir: Path  # absolute, resolved once
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    chunk_size: int = DEFAULT_CHUNK_SIZE
 
-    base_dir: str | None = Field(
-        default=None,
-        description="Folder every source_path is resolved in; default $IMPORT_BASE_DIR or '.'",
+
+def _env(environ: Environ | None) -> Environ:
+    return os.environ if environ is None else environ
+
+
+def database_url(environ: Environ | None = None) -> str | None:
+    """``DATABASE_URL``; None when unset (the embedded server is used then)."""
+    return _env(environ).get("DATABASE_URL") or None
+
+
+def dagster_pg_url(environ: Environ | None = None) -> str | None:
+    return _env(environ).get("DAGSTER_PG_URL") or None
+
+
+def dagster_home(environ: Environ | None = None) -> str | None:
+    return _env(environ).get("DAGSTER_HOME") or None
+
+
+def base_dir(environ: Environ | None = None) -> Path:
+    """``IMPORT_BASE_DIR`` (default: the current folder), resolved to an absolute path."""
+    return Path(_env(environ).get("IMPORT_BASE_DIR") or ".").resolve()
+
+
+def import_settings(environ: Environ | None = None) -> ImportSettings:
+    """``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS`` and ``IMPORT_CHUNK_SIZE``;
+    ValueError naming the variable when one is not a positive whole number."""
+    env = _env(environ)
+    return ImportSettings(
+        base_dir=base_dir(env),
+        lease_seconds=_positive(env, "IMPORT_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
+        chunk_size=_positive(env, "IMPORT_CHUNK_SIZE", DEFAULT_CHUNK_SIZE),
     )
-    lease_seconds: int | None = Field(
-        default=None,
-        description="Lease on an import job, renewed while the run works; "
-        f"default $IMPORT_JOB_LEASE_SECONDS or {DEFAULT_LEASE_SECONDS}",
-    )
-    chunk_size: int | None = Field(
-        default=None,
-        description="Rows between progress updates while streaming; "
-        f"default $IMPORT_CHUNK_SIZE or {DEFAULT_CHUNK_SIZE}",
-    )
-
-    def resolved_base_dir(self) -> Path:
-        return Path(self.base_dir or os.environ.get("IMPORT_BASE_DIR") or ".").resolve()
-
-    def resolved_lease_seconds(self) -> int:
-        return _positive(self.lease_seconds, "IMPORT_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS)
-
-    def resolved_chunk_size(self) -> int:
-        return _positive(self.chunk_size, "IMPORT_CHUNK_SIZE", DEFAULT_CHUNK_SIZE)
 
 
-def _positive(value: int | None, variable: str, default: int) -> int:
-    if value is None:
-        raw = os.environ.get(variable, "").strip()
-        try:
-            value = int(raw) if raw else default
-        except ValueError:
-            raise ValueError(f"{variable} must be a whole number, got {raw!r}") from None
+def import_workers(environ: Environ | None = None) -> int:
+    """``IMPORT_WORKERS`` as a run limit: unset → 10, above 10 → 10, anything else that is
+    not a positive whole number is an error (Dagster then refuses to start)."""
+    return min(_positive(_env(environ), "IMPORT_WORKERS", MAX_IMPORT_WORKERS), MAX_IMPORT_WORKERS)
+
+
+def dagster_webserver_url(environ: Environ | None = None) -> str:
+    """``DAGSTER_WEBSERVER_URL``: where runs are asked for (default the local webserver)."""
+    return _env(environ).get("DAGSTER_WEBSERVER_URL") or DEFAULT_DAGSTER_URL
+
+
+def api_port(environ: Environ | None = None) -> int:
+    return _positive(_env(environ), "PORT", DEFAULT_PORT)
+
+
+def embedded_server_dir(environ: Environ | None = None) -> Path:
+    """``EMBEDDED_PG_DIR``, default ``.pgdata`` in the current folder, made absolute."""
+    return Path(_env(environ).get("EMBEDDED_PG_DIR") or EMBEDDED_DIR_NAME).absolute()
+
+
+def embedded_server_port(environ: Environ | None = None) -> int | None:
+    """``EMBEDDED_PG_PORT``; None to derive the port from the data folder."""
+    raw = _env(environ).get("EMBEDDED_PG_PORT", "").strip()
+    return _positive(_env(environ), "EMBEDDED_PG_PORT", 0) if raw else None
+
+
+def _positive(environ: Environ, variable: str, default: int) -> int:
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a whole number, got {raw!r}") from None
     if value <= 0:
         raise ValueError(f"{variable} must be positive, got {value}")
     return value

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 from psycopg import conninfo, sql
 
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline_tests.importing import Importer
@@ -36,7 +37,7 @@ def server_url() -> Iterator[str]:
     if url:
         yield _with_database(url, "postgres")
         return
-    server = EmbeddedServer.from_env()
+    server = EmbeddedServer.from_settings()
     started_here = not server.is_running()
     server.start()
     yield server.url("postgres")
@@ -53,11 +54,15 @@ def create_database(server_url: str) -> str:
 
 
 def drop_database(server_url: str, dsn: str) -> None:
+    """Drop the database, and the Dagster storage ``user-import`` made beside it if any."""
     name = conninfo.conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+        for database in (name, f"{name}_dagster"):
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(database)
+                )
+            )
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +76,7 @@ def empty_dsn(server_url: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def dsn(empty_dsn: str) -> str:
     """A fresh, migrated database for this module only."""
-    migrate(empty_dsn)
+    migrate(Database(empty_dsn))
     return empty_dsn
 
 

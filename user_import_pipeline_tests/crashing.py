@@ -1,32 +1,32 @@
-"""An import run in a child process that dies (SIGKILL) or holds at a chosen point.
+"""An import in a child process that dies (SIGKILL) or holds at a chosen point.
 
 A crash is a process that vanishes: no exception handler runs, nothing is marked failed and
-the job keeps its lease until it expires. That cannot happen inside pytest, so the tests run
-the job here, in a child process, after wrapping one function the ops call:
+the job keeps its lease until it expires (or another run sees its heartbeat connection is
+gone). That cannot happen inside pytest, so the tests run the import here, in a child
+process, with a listener on the import's checkpoints (user_import_pipeline/checkpoints.py):
 
-- ``--at users_staged`` (``addresses_staged``, ``users_merged``, ``addresses_replaced``):
-  right after the function that records that phase returned, i.e. its transaction committed;
-- ``--at step:<sql file>``: right after that statement of a merge phase ran, inside the
-  phase's still open transaction;
+- ``--at users_staged`` (``addresses_staged``, ``users_merged``, ``addresses_replaced``,
+  ``claimed``, ``succeeded``): right after that phase committed;
+- ``--at step:<sql file>``: right before that statement runs, inside its phase's open
+  transaction;
 - ``--at streaming``: while the users are streamed into staging, right after a progress
   report (every ``IMPORT_CHUNK_SIZE`` rows), inside the staging transaction.
 
 There the child either SIGKILLs itself (``--action kill``) or writes ``<marker>.reached`` and
-waits for ``<marker>.release`` (``--action hold``), still holding its lease. Production code
-is not touched: the wrapping happens only in this process.
+waits for ``<marker>.release`` (``--action hold``), still holding its lease. The import runs
+either as a Dagster run of ``import_users`` on the instance in ``--instance-dir`` (so its
+runs can be re-executed afterwards), or as ``user-import run`` (``--via cli``):
 
     python -m user_import_pipeline_tests.crashing --at users_merged --action kill \\
         --instance-dir DIR '{"source_path": "users.json"}'
 
 The database, base directory and lease come from the environment like in any run
-(``DATABASE_URL``, ``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS``); the Dagster instance
-is the persistent one in ``--instance-dir``, so its runs can be re-executed afterwards.
+(``DATABASE_URL``, ``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS``).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import signal
@@ -36,23 +36,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
+from user_import_pipeline import checkpoints
 from user_import_pipeline.definitions import defs
-from user_import_pipeline.merge.steps import StepRunner
-from user_import_pipeline.ops import merge as merge_ops
-from user_import_pipeline.ops import stage as stage_ops
 
-# Where each point is reached: right after this function (as its caller names it) returns.
-PHASE_FUNCTIONS = {
-    "users_staged": (stage_ops, "stage_user_rows"),
-    "addresses_staged": (stage_ops, "stage_address_rows"),
-    "users_merged": (merge_ops, "merge_user_rows"),
-    "addresses_replaced": (merge_ops, "replace_address_lists"),
-    "streaming": (stage_ops._ProgressLog, "__call__"),
-}
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,33 +51,25 @@ def import_job() -> dg.JobDefinition:
     return defs.resolve_job_def("import_users")
 
 
-def install_hook(
-    at: str, act: Callable[[], None], patch: Callable[[Any, str, Any], None] = setattr
-) -> None:
-    """Call ``act`` right after the point ``at`` of the run (see the module docstring);
-    ``patch`` replaces the function (a test passes ``monkeypatch.setattr`` to undo it)."""
+def matches(at: str) -> Callable[[checkpoints.Point], bool]:
+    """Whether a checkpoint is the point ``at`` (see the module docstring)."""
     if at.startswith("step:"):
         step = at.removeprefix("step:")
-        original_run = StepRunner.run
+        return lambda point: point.kind == "statement" and point.name == step
+    if at == "streaming":
+        return lambda point: point.kind == "progress"
+    return lambda point: point.kind == "phase" and point.name == at
 
-        def run(self: StepRunner, name: str, params: Mapping[str, object] | None = None) -> Any:
-            cursor = original_run(self, name, params)
-            if name == step:
-                act()
-            return cursor
 
-        patch(StepRunner, "run", run)
-        return
-    module, attribute = PHASE_FUNCTIONS[at]
-    original = getattr(module, attribute)
+def hook(at: str, act: Callable[[], None]) -> checkpoints.Listener:
+    """A checkpoint listener that calls ``act`` at the point ``at``."""
+    is_it = matches(at)
 
-    @functools.wraps(original)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        result = original(*args, **kwargs)
-        act()
-        return result
+    def listener(point: checkpoints.Point) -> None:
+        if is_it(point):
+            act()
 
-    patch(module, attribute, wrapped)
+    return listener
 
 
 def kill() -> None:
@@ -106,14 +87,20 @@ def hold(marker: Path) -> Callable[[], None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("config", help="claim_import's config as JSON")
     parser.add_argument("--at", required=True)
     parser.add_argument("--action", choices=("kill", "hold"), default="kill")
     parser.add_argument("--marker", type=Path, help="hold: <marker>.reached / .release")
-    parser.add_argument("--instance-dir", required=True)
+    parser.add_argument("--instance-dir", help="the Dagster instance (not with --via cli)")
+    parser.add_argument("--via", choices=("dagster", "cli"), default="dagster")
     args = parser.parse_args(argv)
-    install_hook(args.at, kill if args.action == "kill" else hold(args.marker))
+    checkpoints.listen(hook(args.at, kill if args.action == "kill" else hold(args.marker)))
+    config = json.loads(args.config)
+    if args.via == "cli":
+        from user_import_pipeline.cli.main import cli
+
+        return int(cli.main(["run", config["source_path"]], standalone_mode=False) or 0)
     # Not this __main__ module: a pointer to it could not be followed by another process.
     from user_import_pipeline_tests.crashing import import_job as importable_job
 
@@ -121,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         result = dg.execute_job(
             dg.reconstructable(importable_job),
             instance,
-            run_config={"ops": {"claim_import": {"config": json.loads(args.config)}}},
+            run_config={"ops": {"claim_import": {"config": config}}},
         )
     print(json.dumps({"run_id": result.run_id, "success": result.success}))
     return 0 if result.success else 1
@@ -172,13 +159,14 @@ def start(
     dsn: str,
     base_dir: Path,
     lease_seconds: int,
-    instance_dir: str,
     at: str,
+    instance_dir: str | None = None,
     action: str = "kill",
     marker: Path | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Child:
-    """Start a child run of ``import_users`` with the hook at ``at``; ``env`` adds to the
+    """Start a child import with the hook at ``at``: a Dagster run on the instance in
+    ``instance_dir``, or ``user-import run`` when there is none. ``env`` adds to the
     environment (e.g. IMPORT_CHUNK_SIZE)."""
     marker = marker or base_dir / "child.marker"
     env = {
@@ -194,7 +182,11 @@ def start(
     }
     command = [sys.executable, "-m", "user_import_pipeline_tests.crashing", json.dumps(config)]
     command += ["--at", at, "--action", action, "--marker", str(marker)]
-    command += ["--instance-dir", instance_dir]
+    if instance_dir is None:
+        command += ["--via", "cli"]
+        env.pop("DAGSTER_HOME", None)
+    else:
+        command += ["--instance-dir", instance_dir]
     # Output to a file, not a pipe: a child that holds must never block on a full pipe.
     with open(marker.with_suffix(".log"), "wb") as log:
         process = subprocess.Popen(

@@ -1,9 +1,12 @@
-"""Running real imports from tests: write a file, run the Dagster job in-process, look."""
+"""Running real imports from tests: write a file, run the import core (or the Dagster job
+in-process), look at what it left."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,34 +15,63 @@ import dagster as dg
 import psycopg
 from psycopg.rows import dict_row
 
-from user_import_pipeline.db.connection import PostgresResource
+from user_import_pipeline import checkpoints
+from user_import_pipeline.core.outcomes import Done, Failed, Outcome, RunInfo, Stopped
+from user_import_pipeline.core.service import ImportService
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.settings import ImportSettings
-from user_import_pipeline.staging import stage_users
+from user_import_pipeline.resources import resources
+from user_import_pipeline.settings import DEFAULT_CHUNK_SIZE, ImportSettings
 
 
-def pause_staging(monkeypatch: Any, pause: Callable[[int], object], every: int = 1000) -> None:
-    """Makes stage_users call ``pause(n)`` after every ``every``-th item it reads (``n``
-    counts the items), so that a test can act while the file is still streaming, however
+@contextmanager
+def pause_staging(pause: Callable[[], object]) -> Iterator[None]:
+    """Calls ``pause()`` at each progress report while users stream into staging (every
+    ``chunk_size`` rows), so that a test can act while the file is still streaming, however
     fast the machine reads it."""
-    read_items = stage_users.iter_items
 
-    def paused(*args: Any, **kwargs: Any) -> Iterator[object]:
-        for n, item in enumerate(read_items(*args, **kwargs), 1):
-            yield item
-            if n % every == 0:
-                pause(n)
+    def listener(point: checkpoints.Point) -> None:
+        if point.kind == "progress":
+            pause()
 
-    monkeypatch.setattr(stage_users, "iter_items", paused)
+    with checkpoints.listening(listener):
+        yield
 
 
 @dataclass
-class Outcome:
-    """A finished run and the import_jobs row it worked on (None if it never claimed one)."""
+class ImportOutcome:
+    """An import run by the core, and the import_jobs row it worked on (None if it never
+    claimed one)."""
 
-    result: dg.ExecuteInProcessResult
+    result: Outcome[dict[str, Any]]
     job: dict[str, Any] | None
+
+    @property
+    def succeeded(self) -> bool:
+        return isinstance(self.result, Done)
+
+    @property
+    def message(self) -> str | None:
+        """Why it failed or stopped; None when it succeeded."""
+        return self.result.message if isinstance(self.result, Failed | Stopped) else None
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        assert self.job is not None, "the run claimed no job"
+        return {name: self.job[name] for name in jobs.COUNT_FIELDS}
+
+
+@dataclass
+class DagsterOutcome:
+    """A finished Dagster run of ``import_users`` and the import_jobs row it worked on."""
+
+    result: dg.ExecuteInProcessResult | dg.ExecutionResult
+    job: dict[str, Any] | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result.success
 
     @property
     def counts(self) -> dict[str, Any]:
@@ -54,6 +86,22 @@ class Importer:
     dsn: str
     base_dir: Path
     lease_seconds: int = 60
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    @property
+    def database(self) -> Database:
+        return Database(self.dsn)
+
+    @property
+    def settings(self) -> ImportSettings:
+        return ImportSettings(
+            base_dir=self.base_dir.resolve(),
+            lease_seconds=self.lease_seconds,
+            chunk_size=self.chunk_size,
+        )
+
+    def service(self) -> ImportService:
+        return ImportService(self.database, self.settings)
 
     def write(self, name: str, users: Any) -> str:
         """Write ``users`` as JSON under the base directory; returns the source_path."""
@@ -67,8 +115,25 @@ class Importer:
         source_path: str | None = None,
         *,
         job_id: str | None = None,
+        run: RunInfo | None = None,
+    ) -> ImportOutcome:
+        """Import with the core, in this thread (transient errors retried in place)."""
+        run = run or RunInfo.first(str(uuid.uuid4()))
+        service = self.service()
+        try:
+            result = service.run(run, source_path=source_path, job_id=job_id)
+        finally:
+            service.close()
+        return ImportOutcome(result, self.job_of_run(run.run_id))
+
+    def run_dagster(
+        self,
+        source_path: str | None = None,
+        *,
+        job_id: str | None = None,
         instance: dg.DagsterInstance | None = None,
-    ) -> Outcome:
+    ) -> DagsterOutcome:
+        """Import through the ``import_users`` job, in-process."""
         config = {
             key: value
             for key, value in {"source_path": source_path, "job_id": job_id}.items()
@@ -76,28 +141,25 @@ class Importer:
         }
         result = import_users.execute_in_process(
             run_config={"ops": {"claim_import": {"config": config}}},
-            resources={
-                "postgres": PostgresResource(dsn=self.dsn),
-                "import_settings": ImportSettings(
-                    base_dir=str(self.base_dir), lease_seconds=self.lease_seconds
-                ),
-            },
+            resources=resources(
+                self.dsn,
+                base_dir=str(self.base_dir),
+                lease_seconds=self.lease_seconds,
+                chunk_size=self.chunk_size,
+            ),
             instance=instance,
             raise_on_error=False,
         )
-        return Outcome(result, self.job_of_run(result.run_id))
+        return DagsterOutcome(result, self.job_of_run(result.run_id))
 
-    def import_users(self, users: Any, name: str = "users.json") -> Outcome:
+    def import_users(self, users: Any, name: str = "users.json") -> ImportOutcome:
         return self.run(self.write(name, users))
 
     def job_of_run(self, run_id: str) -> dict[str, Any] | None:
-        with psycopg.connect(self.dsn) as conn:
-            row = conn.execute(
-                "SELECT id FROM import_jobs WHERE dagster_run_id = %s", (run_id,)
-            ).fetchone()
-            return None if row is None else jobs.read_job(conn, str(row[0]))
+        with self.database.session() as session:
+            return jobs.job_of_run(session, run_id)
 
-    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def query(self, sql: Any, params: Any = None) -> list[dict[str, Any]]:
         with psycopg.connect(self.dsn) as conn, conn.cursor(row_factory=dict_row) as cursor:
             return cursor.execute(sql, params).fetchall()
 

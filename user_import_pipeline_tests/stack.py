@@ -35,6 +35,7 @@ from dagster_graphql import DagsterGraphQLClient
 from psycopg import conninfo
 from psycopg.rows import dict_row
 
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.generate import generate_users
 from user_import_pipeline_tests.conftest import create_database, drop_database
@@ -212,7 +213,7 @@ class Stack:
         the two processes do not race to create them."""
         self.dsn = create_database(self.server_url)
         self.dagster_dsn = create_database(self.server_url)
-        migrate(self.dsn)
+        migrate(Database(self.dsn))
         self.home.mkdir(parents=True, exist_ok=True)
         (self.base_dir / "incoming").mkdir(parents=True, exist_ok=True)
         config = yaml.safe_load((REPO / "dagster.yaml").read_text())

@@ -1,7 +1,8 @@
 import dagster as dg
 import pytest
 
-from user_import_pipeline.run_queue import ImportRunCoordinator, import_workers
+from user_import_pipeline.run_queue import ImportRunCoordinator
+from user_import_pipeline.settings import import_workers
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import logging
 from http import HTTPStatus
 from pathlib import Path
 
-import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from user_import_pipeline.api.imports import queue_user_import, show_import
 from user_import_pipeline.api.responses import ApiError, error_response
 from user_import_pipeline.api.runtime import ApiSettings
 from user_import_pipeline.api.users import show_user
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.launch import DagsterEndpoint
 
@@ -34,6 +34,10 @@ ROUTES = [
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+# A request should not hang on a database that does not answer.
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def create_app(dsn: str, base_dir: Path | str, dagster_url: str) -> Starlette:
     """The API on database ``dsn``, importing files of ``base_dir``, launching through the
     Dagster webserver at ``dagster_url`` (ValueError if that is not an http(s) URL)."""
@@ -44,13 +48,15 @@ def create_app(dsn: str, base_dir: Path | str, dagster_url: str) -> Starlette:
             ApiError: _api_error,
             HTTPException: _http_error,
             TransientDatabaseError: _database_unavailable,
-            psycopg.OperationalError: _database_unavailable,
             Exception: _internal_error,
         },
     )
     # The Go service answered /healthz/ with 404, not a redirect.
     app.router.redirect_slashes = False
-    app.state.settings = ApiSettings(dsn=dsn, base_dir=Path(base_dir), dagster_url=dagster_url)
+    database = Database(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    app.state.settings = ApiSettings(
+        database=database, base_dir=Path(base_dir).resolve(), dagster_url=dagster_url
+    )
     return app
 
 

@@ -10,10 +10,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from user_import_pipeline.api.responses import ApiError, json_response
-from user_import_pipeline.api.runtime import settings_of, with_connection
-from user_import_pipeline.api.views import job_json, parse_uuid, read_job_report
+from user_import_pipeline.api.runtime import settings_of, with_session
 from user_import_pipeline.ingest.source import InvalidSourceError
 from user_import_pipeline.launch import queue_import
+from user_import_pipeline.views import job_json, parse_uuid, read_job_report
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -24,11 +24,11 @@ async def queue_user_import(request: Request) -> Response:
     settings = settings_of(request)
     try:
         job_id = await run_in_threadpool(
-            queue_import, settings.dsn, source_path, settings.base_dir, settings.dagster_url
+            queue_import, settings.database, source_path, settings.base_dir, settings.dagster_url
         )
     except InvalidSourceError as exc:
         # The server's own folder is nobody's business; name the setting instead.
-        message = str(exc).replace(str(settings.base_dir.resolve()), "$IMPORT_BASE_DIR")
+        message = str(exc).replace(str(settings.base_dir), "$IMPORT_BASE_DIR")
         raise ApiError(400, "invalid_source", message) from exc
     return json_response(202, {"data": {"job_id": job_id, "status": "queued"}})
 
@@ -37,7 +37,7 @@ async def show_import(request: Request) -> Response:
     job_id = parse_uuid(request.path_params["job_id"])
     if job_id is None:
         raise ApiError(400, "invalid_job_id", "job id must be a UUID")
-    report = await with_connection(request, lambda conn: read_job_report(conn, job_id))
+    report = await with_session(request, lambda session: read_job_report(session, job_id))
     if report is None:
         raise ApiError(404, "not_found", f"import job {job_id} not found")
     return json_response(200, {"data": job_json(report)})

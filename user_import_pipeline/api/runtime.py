@@ -1,4 +1,4 @@
-"""What every endpoint needs: the app's settings and a database connection per request."""
+"""What every endpoint needs: the app's settings and a database session per request."""
 
 from __future__ import annotations
 
@@ -7,21 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from user_import_pipeline.db.connection import connect
+from user_import_pipeline.db.client import Database, Session
 
 T = TypeVar("T")
-
-# A request should not hang on a database that does not answer.
-CONNECT_TIMEOUT_SECONDS = 5
 
 
 @dataclass(frozen=True)
 class ApiSettings:
-    dsn: str
+    database: Database
     base_dir: Path
     dagster_url: str
 
@@ -30,12 +26,12 @@ def settings_of(request: Request) -> ApiSettings:
     return request.app.state.settings
 
 
-async def with_connection(request: Request, work: Callable[[psycopg.Connection], T]) -> T:
-    """Run ``work`` on a fresh connection in a worker thread (psycopg here is blocking)."""
-    dsn = settings_of(request).dsn
+async def with_session(request: Request, work: Callable[[Session], T]) -> T:
+    """Run ``work`` on a fresh session in a worker thread (the client here is blocking)."""
+    database = settings_of(request).database
 
     def run() -> T:
-        with connect(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
-            return work(conn)
+        with database.session() as session:
+            return work(session)
 
     return await run_in_threadpool(run)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 
 import click
 
-from user_import_pipeline import environment
+from user_import_pipeline import environment, settings
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
-from user_import_pipeline.launch import default_dagster_url
 
 
 @click.command()
@@ -35,10 +33,9 @@ def api(host: str, port: int) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
     dsn = environment.prepare()
-    migrate(dsn)
-    base_dir = Path(os.environ.get("IMPORT_BASE_DIR") or ".")
+    migrate(Database(dsn))
     try:
-        app = create_app(dsn, base_dir, default_dagster_url())
+        app = create_app(dsn, settings.base_dir(), settings.dagster_webserver_url())
     except ValueError as exc:
         raise click.UsageError(f"DAGSTER_WEBSERVER_URL: {exc}") from exc
     uvicorn.run(app, host=host, port=port, server_header=False, log_level="info")

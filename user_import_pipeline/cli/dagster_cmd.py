@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from user_import_pipeline import environment
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
 
 
@@ -17,7 +18,7 @@ from user_import_pipeline.db.migrate import migrate
 def dagster(args: tuple[str, ...]) -> None:
     """Run `dagster ARGS` (e.g. `dev`, `job launch ...`) with DATABASE_URL, DAGSTER_PG_URL
     and DAGSTER_HOME set (starting the embedded PostgreSQL when DATABASE_URL is unset)."""
-    migrate(environment.prepare())
+    migrate(Database(environment.prepare()))
     # The dagster script of this interpreter's environment, whether or not it is on PATH.
     beside = Path(sys.executable).with_name("dagster")
     program = str(beside) if beside.exists() else "dagster"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from user_import_pipeline import environment
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate as apply_migrations
 
@@ -12,7 +13,7 @@ from user_import_pipeline.db.migrate import migrate as apply_migrations
 @click.command()
 def migrate() -> None:
     """Apply pending SQL migrations (safe to run twice, or twice at once)."""
-    applied = apply_migrations(environment.prepare())
+    applied = apply_migrations(Database(environment.prepare()))
     click.echo(f"applied {', '.join(applied)}" if applied else "schema up to date")
 
 
@@ -24,7 +25,7 @@ def db() -> None:
 @db.command()
 def start() -> None:
     """Start the embedded server, or reuse the running one."""
-    server = EmbeddedServer.from_env()
+    server = EmbeddedServer.from_settings()
     was_running = server.is_running()
     server.start()
     click.echo(f"{'already running' if was_running else 'started'}: {server.url()}")
@@ -33,14 +34,14 @@ def start() -> None:
 @db.command()
 def stop() -> None:
     """Stop the embedded server."""
-    stopped = EmbeddedServer.from_env().stop()
+    stopped = EmbeddedServer.from_settings().stop()
     click.echo("stopped" if stopped else "not running")
 
 
 @db.command()
 def status() -> None:
     """Exit 0 when the embedded server runs, 3 when it does not."""
-    server = EmbeddedServer.from_env()
+    server = EmbeddedServer.from_settings()
     running = server.is_running()
     click.echo(f"running: {server.url()}" if running else "not running")
     raise SystemExit(0 if running else 3)

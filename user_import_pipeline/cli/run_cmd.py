@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
+from typing import Any
 
 import click
 import dagster as dg
 
-from user_import_pipeline import environment
-from user_import_pipeline.db.connection import connect
+from user_import_pipeline import environment, settings
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.runs import run_config
 
 
 @click.command()
@@ -26,29 +27,26 @@ def run(path: str) -> None:
     """
     from user_import_pipeline.definitions import defs
 
-    dsn = environment.prepare()
-    migrate(dsn)
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
-    if instance is None:
+    database = Database(environment.prepare())
+    migrate(database)
+    if settings.dagster_home() is None:
         click.echo("DAGSTER_HOME is unset: this run is not recorded in Dagster", err=True)
         instance = dg.DagsterInstance.ephemeral()
+    else:
+        instance = dg.DagsterInstance.get()
     result = defs.resolve_job_def("import_users").execute_in_process(
-        run_config={"ops": {"claim_import": {"config": {"source_path": path}}}},
-        instance=instance,
-        raise_on_error=False,
+        run_config=run_config(source_path=path), instance=instance, raise_on_error=False
     )
-    summary = _summary_of_run(dsn, result)
+    summary = _summary_of_run(database, result)
     click.echo(json.dumps(summary))
     sys.exit(0 if summary["status"] == "succeeded" else 1)
 
 
-def _summary_of_run(dsn: str, result: dg.ExecuteInProcessResult) -> dict:
-    with connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT id FROM import_jobs WHERE dagster_run_id = %s", (result.run_id,)
-        ).fetchone()
-        if row is not None:
-            return jobs.summary(jobs.read_job(conn, str(row[0])))
+def _summary_of_run(database: Database, result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    with database.session() as session:
+        job = jobs.job_of_run(session, result.run_id)
+    if job is not None:
+        return jobs.summary(job)
     # The run failed before it could claim a job (e.g. the job was refused).
     failure = next((e for e in result.all_events if e.is_step_failure), None)
     error = failure.step_failure_data.error if failure else None

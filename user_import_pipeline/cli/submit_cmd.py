@@ -5,23 +5,20 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
-import psycopg
 
-from user_import_pipeline import environment
-from user_import_pipeline.api.views import ERRORS_SHOWN, job_json, parse_uuid, read_job_report
-from user_import_pipeline.db.connection import connect
-from user_import_pipeline.db.errors import TransientDatabaseError
+from user_import_pipeline import environment, settings
+from user_import_pipeline.db.client import Database
+from user_import_pipeline.db.errors import TerminalDatabaseError, TransientDatabaseError
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.ingest.source import InvalidSourceError
-from user_import_pipeline.launch import default_dagster_url, queue_import
+from user_import_pipeline.launch import queue_import
 from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.views import ERRORS_SHOWN, job_json, parse_uuid, read_job_report
 
 POLL_SECONDS = 0.5
 FINISHED = ("succeeded", "failed")
@@ -32,7 +29,7 @@ FINISHED = ("succeeded", "failed")
 @click.option("--wait", is_flag=True, help="Show progress and exit with the import's outcome.")
 @click.option(
     "--dagster-url",
-    default=default_dagster_url,
+    default=settings.dagster_webserver_url,
     show_default="$DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000",
     help="The Dagster webserver that launches the run.",
 )
@@ -44,11 +41,10 @@ def submit(path: str, wait: bool, dagster_url: str) -> None:
     the job's summary as JSON on the last stdout line, exit 0 only when it succeeded.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    dsn = environment.prepare()
-    migrate(dsn)
-    base_dir = Path(os.environ.get("IMPORT_BASE_DIR") or ".")
+    database = Database(environment.prepare())
+    migrate(database)
     try:
-        job_id = queue_import(dsn, path, base_dir, dagster_url)
+        job_id = queue_import(database, path, settings.base_dir(), dagster_url)
     except InvalidSourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from exc
     except ValueError as exc:
@@ -56,7 +52,7 @@ def submit(path: str, wait: bool, dagster_url: str) -> None:
     click.echo(job_id)
     if not wait:
         return
-    job = _wait_for(dsn, job_id)
+    job = _wait_for(database, job_id)
     click.echo(json.dumps(jobs.summary(job)))
     sys.exit(0 if job["status"] == "succeeded" else 1)
 
@@ -71,10 +67,18 @@ def status(job_id: str, as_json: bool) -> None:
     if canonical is None:
         click.echo(f"error: {job_id!r} is not a job id (a UUID)", err=True)
         sys.exit(2)
-    dsn = environment.prepare()
-    migrate(dsn)
-    with connect(dsn) as conn:
-        report = read_job_report(conn, canonical)
+    # Read-only: no migration. A database without the schema says so.
+    database = Database(environment.prepare())
+    try:
+        with database.session() as session:
+            report = read_job_report(session, canonical)
+    except TerminalDatabaseError as exc:
+        if "UndefinedTable" not in str(exc):
+            raise
+        click.echo(
+            "error: the database has no import jobs table; run `user-import migrate`", err=True
+        )
+        sys.exit(2)
     if report is None:
         click.echo(f"error: no import job {canonical}", err=True)
         sys.exit(2)
@@ -112,7 +116,7 @@ def _time(moment: Any) -> str:
     return "-" if moment is None else moment.isoformat(sep=" ", timespec="seconds")
 
 
-def _wait_for(dsn: str, job_id: str) -> dict[str, Any]:
+def _wait_for(database: Database, job_id: str) -> dict[str, Any]:
     """Poll the job until it finishes, drawing its progress (bytes read) on stderr."""
     with contextlib.ExitStack() as stack:
         bar = None
@@ -120,9 +124,9 @@ def _wait_for(dsn: str, job_id: str) -> dict[str, Any]:
         last_state = None
         while True:
             try:
-                with connect(dsn, connect_timeout=5) as conn:
-                    job = jobs.read_job(conn, job_id)
-            except (TransientDatabaseError, psycopg.OperationalError) as exc:
+                with database.session() as session:
+                    job = jobs.read_job(session, job_id)
+            except TransientDatabaseError as exc:
                 click.echo(f"database unavailable, retrying: {exc}", err=True)
                 time.sleep(POLL_SECONDS * 4)
                 continue

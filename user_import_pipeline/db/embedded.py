@@ -25,14 +25,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from user_import_pipeline import settings
+
 SERVICE_USER = "embedded_postgres"
 DATABASE = "user_import"
-# The checkout this package runs from: one server per project, whatever the working folder.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Fixed per checkout, so every process finds the server without asking, and two checkouts
-# (a developer's and a CI clone) never fight over one port. Kept below the ephemeral range
-# (32768-60999), where client sockets can hold a port.
-DEFAULT_PORT = 20000 + zlib.crc32(str(PROJECT_ROOT).encode()) % 10000
+
+
+def default_port(root: Path) -> int:
+    """A port fixed per data folder, so every process finds the server without asking and
+    two checkouts (a developer's and a CI clone) never fight over one. Kept below the
+    ephemeral range (32768-60999), where client sockets can hold a port."""
+    return 20000 + zlib.crc32(str(root).encode()) % 10000
 
 
 @dataclass(frozen=True)
@@ -43,9 +46,10 @@ class EmbeddedServer:
     port: int
 
     @classmethod
-    def from_env(cls) -> EmbeddedServer:
-        root = Path(os.environ.get("EMBEDDED_PG_DIR") or PROJECT_ROOT / ".pgdata").absolute()
-        return cls(root=root, port=int(os.environ.get("EMBEDDED_PG_PORT", DEFAULT_PORT)))
+    def from_settings(cls) -> EmbeddedServer:
+        """The server of ``EMBEDDED_PG_DIR`` (default ``.pgdata`` in the current folder)."""
+        root = settings.embedded_server_dir()
+        return cls(root=root, port=settings.embedded_server_port() or default_port(root))
 
     @property
     def data_dir(self) -> Path:

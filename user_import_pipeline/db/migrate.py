@@ -4,38 +4,39 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
-import psycopg
+from user_import_pipeline.db.client import Database, Session
+from user_import_pipeline.db.locks import AdvisoryLock
+from user_import_pipeline.db.sqlfiles import sql_root
 
-from user_import_pipeline.db.connection import connect, transaction
-from user_import_pipeline.db.sqlfiles import SQL_DIR
 
-MIGRATIONS_DIR = SQL_DIR / "migrations"
-# Any fixed 64-bit key; every process that migrates takes the same one.
-_MIGRATION_LOCK = 7_340_581_002_113
+def migrations_folder() -> Traversable:
+    return sql_root().joinpath("migrations")
 
 
 @dataclass(frozen=True)
 class Migration:
     version: str
-    path: Path
-
-    @property
-    def sql(self) -> str:
-        return self.path.read_text(encoding="utf-8")
+    file: Traversable
 
     @property
     def checksum(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return hashlib.sha256(self.file.read_bytes()).hexdigest()
 
 
-def available(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def available(folder: Traversable | None = None) -> list[Migration]:
     """Migration files ordered by their numeric prefix (``0001_name.sql``)."""
-    return [Migration(path.stem, path) for path in sorted(directory.glob("[0-9]*.sql"))]
+    files = (folder or migrations_folder()).iterdir()
+    found = [f for f in files if f.name[:1].isdigit() and f.name.endswith(".sql")]
+    return [Migration(f.name.removesuffix(".sql"), f) for f in sorted(found, key=_name)]
 
 
-def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+def _name(file: Traversable) -> str:
+    return file.name
+
+
+def migrate(database: Database, folder: Traversable | None = None) -> list[str]:
     """Apply pending migrations, each in its own transaction; returns the versions applied.
 
     A session advisory lock makes concurrent callers take turns: the second one finds
@@ -43,33 +44,38 @@ def migrate(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     error, since the database no longer matches the repository.
     """
     applied_now = []
-    with connect(dsn) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+    lock = {"key": int(AdvisoryLock.MIGRATIONS)}
+    with database.session() as session:
+        session.execute("take_session_lock", lock)
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version text PRIMARY KEY, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            done = dict(conn.execute("SELECT version, checksum FROM schema_migrations").fetchall())
-            for migration in available(directory):
+            session.execute("create_schema_migrations")
+            done = dict(session.execute("list_applied_migrations").rows)
+            for migration in available(folder):
                 if migration.version in done:
                     if done[migration.version] != migration.checksum:
                         raise RuntimeError(
                             f"migration {migration.version} changed after it was applied"
                         )
                     continue
-                _apply(conn, migration)
+                _apply(session, migration)
                 applied_now.append(migration.version)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+            session.execute("release_session_lock", lock)
     return applied_now
 
 
-def _apply(conn: psycopg.Connection, migration: Migration) -> None:
-    with transaction(conn):
-        conn.execute(migration.sql.encode())
-        conn.execute(
-            "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
-            (migration.version, migration.checksum),
+def pending(database: Database) -> list[str]:
+    """The versions not applied yet, without applying anything (read-only)."""
+    with database.session() as session:
+        if not session.execute("table_exists", {"table": "schema_migrations"}).scalar():
+            return [migration.version for migration in available()]
+        done = dict(session.execute("list_applied_migrations").rows)
+    return [migration.version for migration in available() if migration.version not in done]
+
+
+def _apply(session: Session, migration: Migration) -> None:
+    with session.transaction():
+        session.run_script(migration.file)
+        session.execute(
+            "record_migration", {"version": migration.version, "checksum": migration.checksum}
         )

@@ -22,6 +22,21 @@ class InvalidSourceError(ImportFileError):
     """The path itself is refused: outside the base directory, wrong kind or extension."""
 
 
+def is_utf8(path: str) -> bool:
+    """False for a name with lone surrogates (``os.fsdecode`` of bytes that are not UTF-8):
+    neither PostgreSQL text nor Dagster tags can hold it."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(path: str) -> str:
+    """A name that is not UTF-8, with its undecodable bytes shown as U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def resolve_source(source_path: str, base_dir: Path) -> Path:
     """The real path of ``source_path`` inside ``base_dir``, or InvalidSourceError.
 
@@ -129,5 +144,5 @@ def open_source(path: Path) -> Iterator[OpenedSource]:
 
 def _decompressed(path: Path, hashing: _HashingReader) -> BinaryIO:
     if path.name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload,return-value]
+        return gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload]
     return hashing  # type: ignore[return-value]

@@ -9,8 +9,8 @@ from user_import_pipeline.ops.stage import stage_addresses, stage_users
 
 
 @dg.job(
-    # The multiprocess executor costs seconds per op in process start-up; the ops run one
-    # after another anyway.
+    # One process for the whole run: the import core (and the heartbeat that keeps the run's
+    # lease) lives from the claim to the last op. The ops run one after another anyway.
     executor_def=dg.in_process_executor,
     description="Import users and their addresses from a JSON file (see README).",
 )

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
-from user_import_pipeline.db.connection import transaction
-from user_import_pipeline.db.sqlfiles import statement
-from user_import_pipeline.lifecycle.lease import Lease, LeaseLost, application_name
+from user_import_pipeline.db.client import Session
+from user_import_pipeline.db.errors import LeaseLost
+from user_import_pipeline.db.locks import AdvisoryLock
+from user_import_pipeline.lifecycle.lease import heartbeat_name, worker_name
 from user_import_pipeline.staging.tables import StagingTables
 
+ALIVE_CONFIRM_SECONDS = 1.0
 # The phases in the order an import goes through them (import_jobs.phase).
 PHASES = ("pending", "users_staged", "addresses_staged", "users_merged", "addresses_replaced")
 COUNT_FIELDS = (
@@ -28,20 +27,32 @@ COUNT_FIELDS = (
 
 
 class ClaimRefused(Exception):
-    """The job cannot be worked on by this run (finished, leased elsewhere, out of attempts)."""
+    """The job cannot be worked on by this run (finished, owned by a live run, missing)."""
 
 
 class AttemptsUsedUp(ClaimRefused):
-    """The job has had all its attempts; it ends ``failed`` (SPEC §6)."""
+    """The job has had all its attempts; it ends ``failed`` (CONTRACT §6.5)."""
 
 
 @dataclass(frozen=True)
-class Ticket:
-    """What the ops of one run pass along: which job, and the lease that makes it theirs."""
+class Claim:
+    """A job this run now holds: which one, of which file, at which phase and attempt."""
 
     job_id: str
     source_path: str
-    lease: Lease
+    phase: str
+    attempts: int
+    max_attempts: int
+    took_over: str | None  # the run whose job this was, when it was taken over from one
+
+
+@dataclass(frozen=True)
+class HeldJob:
+    """A job this run holds: what every phase needs to work on it and prove it is ours."""
+
+    job_id: str
+    owner: str  # the run id, as import_jobs.lease_owner
+    source_path: str
 
 
 def reached(phase: str, target: str) -> bool:
@@ -49,156 +60,220 @@ def reached(phase: str, target: str) -> bool:
     return PHASES.index(phase) >= PHASES.index(target)
 
 
-def read_job(conn: psycopg.Connection, job_id: str) -> dict[str, Any]:
-    with conn.cursor(row_factory=dict_row) as cursor:
-        row = cursor.execute(statement("read_import_job"), {"job_id": job_id}).fetchone()
-    if row is None:
+def read_job(session: Session, job_id: str) -> dict[str, Any]:
+    job = session.execute("read_import_job", {"job_id": job_id}).dict()
+    if job is None:
         raise ClaimRefused(f"import job {job_id} does not exist")
-    return row
+    return job
 
 
-def create_job(conn: psycopg.Connection, source_path: str, root_run_id: str | None) -> str:
-    row = conn.execute(
-        statement("create_import_job"), {"source_path": source_path, "root_run_id": root_run_id}
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
+def job_of_run(session: Session, run_id: str) -> dict[str, Any] | None:
+    """The job the run ``run_id`` worked on last, if it claimed or recorded one."""
+    job_id = session.execute("find_job_of_run", {"run_id": run_id}).scalar()
+    return None if job_id is None else read_job(session, str(job_id))
+
+
+def create_job(session: Session, source_path: str, root_run_id: str | None) -> str:
+    created = session.execute(
+        "create_import_job", {"source_path": source_path, "root_run_id": root_run_id}
+    )
+    return str(created.scalar())
 
 
 def record_refused(
-    conn: psycopg.Connection, source_path: str, message: str, run_id: str, root_run_id: str
+    session: Session, source_path: str, message: str, run_id: str, root_run_id: str
 ) -> str:
     """A failed job for an import refused before it could be claimed (its path unusable)."""
-    row = conn.execute(
-        statement("record_refused_import"),
+    recorded = session.execute(
+        "record_refused_import",
         {
             "source_path": source_path,
             "error_message": message,
             "run_id": run_id,
             "root_run_id": root_run_id,
         },
-    ).fetchone()
-    assert row is not None
-    return str(row[0])
+    )
+    return str(recorded.scalar())
 
 
 def claim(
-    conn: psycopg.Connection,
+    session: Session,
     *,
-    dsn: str,
     job_id: str | None,
     source_path: str | None,
     run_id: str,
     root_run_id: str,
     lease_seconds: int,
-    run_is_finished: Callable[[str], bool] = lambda run_id: False,
-) -> Ticket:
-    """Take the job for this run: an existing one by id, the unfinished one of this run's
-    root run (a retry or re-execution), or a new one for ``source_path``.
+) -> Claim:
+    """Take a job for this run: the one named, else the unfinished one of this run's root run
+    (a retry or re-execution), else the unfinished one of the file whose run died, else a
+    new one for ``source_path``.
 
     The row is locked with SKIP LOCKED, so two runs racing for one job never both get it.
-    Refused: a live lease held by another run (unless ``run_is_finished`` says that run
-    has ended), a file another live import is working on, and a job out of attempts
-    (which is marked failed then, if its last run died without saying so).
+    A job whose lease is live and whose run is alive (its heartbeat connection is open) is
+    refused; any other is taken over at once, ending what is left of its dead run's
+    connections. A job out of attempts is marked failed and refused (a new import of the
+    file gets a new job instead). The caller's heartbeat must be open already: from the
+    commit on, other runs see this one alive.
     """
     if source_path is not None:
         source_path = os.path.normpath(source_path)
-    with transaction(conn):
+    with session.transaction():
+        named = job_id is not None
         if job_id is None:
-            found = conn.execute(
-                statement("find_unfinished_job_of_run"), {"root_run_id": root_run_id}
-            ).fetchone()
-            if found is not None:
-                job_id = str(found[0])
-            elif source_path is None:
+            job_id = session.execute(
+                "find_unfinished_job_of_run", {"root_run_id": root_run_id}
+            ).scalar()
+        if job_id is None:
+            if source_path is None:
                 raise ClaimRefused("give source_path or job_id")
-            else:
-                job_id = create_job(conn, source_path, root_run_id)
-        with conn.cursor(row_factory=dict_row) as cursor:
-            job = cursor.execute(statement("lock_import_job"), {"job_id": job_id}).fetchone()
-        if job is None:
-            raise ClaimRefused(f"import job {job_id} does not exist or another run holds it")
-        used_up: AttemptsUsedUp | None = None
-        try:
-            _check_claimable(job, run_id, source_path, run_is_finished)
-        except AttemptsUsedUp as exc:
-            used_up = exc
-            if job["status"] in ("queued", "running"):
-                # Its last run died (the lease has expired): the job ends failed, not running
-                # forever. A job that already failed keeps its own message.
-                params = {"job_id": job_id, "owner": job["lease_owner"], "error_message": str(exc)}
-                conn.execute(statement("fail_import_job"), params)
-                StagingTables.of(str(job_id)).drop(conn)
-        else:
-            busy = conn.execute(
-                statement("find_live_job_for_file"),
-                {"source_path": job["source_path"], "job_id": job_id},
-            ).fetchone()
-            if busy is not None:
-                raise ClaimRefused(f"{job['source_path']} is being imported by job {busy[0]}")
-            if job["lease_owner"] not in (None, run_id):
-                conn.execute(
-                    statement("terminate_backends_of_run"),
-                    {"application_name": application_name(job["lease_owner"])},
-                )
-            conn.execute(
-                statement("start_import_attempt"),
-                {
-                    "job_id": job_id,
-                    "owner": run_id,
-                    "run_id": run_id,
-                    "root_run_id": root_run_id,
-                    "lease_seconds": lease_seconds,
-                },
-            )
-    if used_up is not None:
-        raise used_up
-    return Ticket(str(job_id), job["source_path"], Lease(dsn, str(job_id), run_id, lease_seconds))
+            job_id = _job_for_file(session, source_path, root_run_id)
+        job = _lock(session, str(job_id))
+        if not named and job["source_path"] == source_path and _used_up(job):
+            # A new import of the file, not a resume of this worn-out one.
+            _fail_used_up(session, job)
+            job = _lock(session, create_job(session, job["source_path"], root_run_id))
+        if job["lease_owner"] == run_id and job["status"] == "running":
+            # This run's own claim again (its first one's answer was lost): not an attempt.
+            return _claimed(job, int(job["attempts"]), None)
+        refusal = _refusal(session, job, run_id, source_path)
+        if refusal is None:
+            return _start_attempt(session, job, run_id, root_run_id, lease_seconds)
+        if not isinstance(refusal, AttemptsUsedUp):
+            raise refusal
+        if job["status"] in ("queued", "running"):
+            # Its last run died: the job ends failed, not running forever.
+            _fail_used_up(session, job)
+    raise refusal
 
 
-def _check_claimable(
-    job: dict[str, Any],
-    run_id: str,
-    source_path: str | None,
-    run_is_finished: Callable[[str], bool],
-) -> None:
+def _job_for_file(session: Session, source_path: str, root_run_id: str) -> str:
+    """The running job of the file (to take over, or to be refused), else a new one."""
+    session.execute("take_claim_lock", {"key": int(AdvisoryLock.CLAIM), "source_path": source_path})
+    running = session.execute("find_running_job_of_file", {"source_path": source_path}).scalar()
+    return str(running) if running is not None else create_job(session, source_path, root_run_id)
+
+
+def _lock(session: Session, job_id: str) -> dict[str, Any]:
+    job = session.execute("lock_import_job", {"job_id": job_id}).dict()
+    if job is None:
+        raise ClaimRefused(f"import job {job_id} does not exist or another run holds it")
+    return job
+
+
+def _used_up(job: dict[str, Any]) -> bool:
+    return bool(job["attempts"] >= job["max_attempts"])
+
+
+def _fail_used_up(session: Session, job: dict[str, Any]) -> None:
+    message = f"import job {job['id']} has used all {job['max_attempts']} attempts"
+    params = {"job_id": job["id"], "owner": job["lease_owner"], "error_message": message}
+    session.execute("fail_import_job", params)
+    StagingTables.of(str(job["id"])).drop(session)
+
+
+def _refusal(
+    session: Session, job: dict[str, Any], run_id: str, source_path: str | None
+) -> ClaimRefused | None:
     if source_path is not None and source_path != job["source_path"]:
-        raise ClaimRefused(
+        return ClaimRefused(
             f"import job {job['id']} imports {job['source_path']!r}, not {source_path!r}"
         )
     if job["status"] == "succeeded":
-        raise ClaimRefused(f"import job {job['id']} has already succeeded")
+        return ClaimRefused(f"import job {job['id']} has already succeeded")
     owner = job["lease_owner"]
-    if job["lease_live"] and owner != run_id and not run_is_finished(owner):
-        raise ClaimRefused(f"import job {job['id']} is being worked on by run {owner}")
-    if job["attempts"] >= job["max_attempts"]:
-        raise AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
+    if owner not in (None, run_id) and job["lease_live"] and run_is_alive(session, owner):
+        return _busy(job["source_path"], job["id"], owner)
+    if _used_up(job):
+        return AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
+    other = session.execute(
+        "find_live_job_of_file",
+        {
+            "source_path": job["source_path"],
+            "job_id": job["id"],
+            "heartbeat_prefix": heartbeat_name(""),
+        },
+    ).one()
+    return None if other is None else _busy(job["source_path"], other[0], other[1])
 
 
-def fail(conn: psycopg.Connection, ticket: Ticket, message: str) -> bool:
-    """Mark the job failed (if it is still ours) with a message saying what and where;
-    False when it was not ours to fail (another run took it over, or it finished)."""
-    with transaction(conn):
-        failed = conn.execute(
-            statement("fail_import_job"),
-            {"job_id": ticket.job_id, "owner": ticket.lease.owner, "error_message": message},
+def _busy(source_path: str, job_id: object, owner: str) -> ClaimRefused:
+    return ClaimRefused(
+        f"import job {job_id} of {source_path} is being worked on by run {owner}, which is alive"
+    )
+
+
+def run_is_alive(session: Session, run_id: str) -> bool:
+    """True when the run's heartbeat connection is open (lifecycle/lease.py)."""
+    return bool(session.execute("run_is_alive", {"heartbeat": heartbeat_name(run_id)}).scalar())
+
+
+def _start_attempt(
+    session: Session, job: dict[str, Any], run_id: str, root_run_id: str, lease_seconds: int
+) -> Claim:
+    owner = job["lease_owner"]
+    took_over = owner if owner not in (None, run_id) else None
+    if took_over is not None:
+        # A frozen or dead run may still hold a transaction and its locks on the job's
+        # staging: end it rather than wait for it.
+        session.execute(
+            "terminate_backends_of_run",
+            {"application_names": [worker_name(took_over), heartbeat_name(took_over)]},
         )
+    started = session.execute(
+        "start_import_attempt",
+        {
+            "job_id": job["id"],
+            "owner": run_id,
+            "run_id": run_id,
+            "root_run_id": root_run_id,
+            "lease_seconds": lease_seconds,
+        },
+    )
+    return _claimed(job, int(started.scalar()), took_over)
+
+
+def _claimed(job: dict[str, Any], attempts: int, took_over: str | None) -> Claim:
+    return Claim(
+        job_id=str(job["id"]),
+        source_path=job["source_path"],
+        phase=job["phase"],
+        attempts=attempts,
+        max_attempts=job["max_attempts"],
+        took_over=took_over,
+    )
+
+
+def fail(session: Session, job_id: str, owner: str, message: str) -> bool:
+    """Mark the job failed (if it is still ``owner``'s) and drop its staging; False when it
+    was not that run's to fail (another run took it over, or it finished)."""
+    with session.transaction():
+        failed = session.execute(
+            "fail_import_job", {"job_id": job_id, "owner": owner, "error_message": message}
+        )
+        if failed.rowcount == 1:
+            StagingTables.of(job_id).drop(session)
     return failed.rowcount == 1
 
 
-def succeed(conn: psycopg.Connection, ticket: Ticket) -> None:
-    with transaction(conn):
-        done = conn.execute(
-            statement("succeed_import_job"), {"job_id": ticket.job_id, "owner": ticket.lease.owner}
-        )
+def succeed(session: Session, job_id: str, owner: str) -> dict[str, Any]:
+    """Mark the job succeeded and drop its staging, in one transaction; the finished job.
+    Repeated by the same run after its commit was lost in transit, it finds the job done."""
+    with session.transaction():
+        job = read_job(session, job_id)
+        if job["status"] == "succeeded" and job["dagster_run_id"] == owner:
+            return job
+        done = session.execute("succeed_import_job", {"job_id": job_id, "owner": owner})
         if done.rowcount != 1:
-            raise LeaseLost(f"import job {ticket.job_id} is no longer held by this run")
+            raise LeaseLost(f"import job {job_id} is no longer held by this run")
+        StagingTables.of(job_id).drop(session)
+        return read_job(session, job_id)
 
 
-def require_ours(cursor: psycopg.Cursor, ticket: Ticket) -> None:
+def require_ours(rowcount: int, job_id: str) -> None:
     """Raise LeaseLost when a phase's final UPDATE of the job row matched nothing."""
-    if cursor.rowcount != 1:
-        raise LeaseLost(f"import job {ticket.job_id} is no longer held by this run")
+    if rowcount != 1:
+        raise LeaseLost(f"import job {job_id} is no longer held by this run")
 
 
 def summary(job: dict[str, Any]) -> dict[str, Any]:

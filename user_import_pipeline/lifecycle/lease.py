@@ -1,32 +1,42 @@
-"""A running import's hold on its ``import_jobs`` row, kept alive from a background thread.
+"""A run's hold on its import job: a heartbeat connection of its own, from before its claim
+to its end, and the lease it renews.
 
-The lease is extended every two seconds (every third of its length, if shorter) on a
-connection of its own, so it keeps beating while the worker's connection sits in a long
-COPY or merge statement. The same beat writes the streaming progress. If the row is no
-longer ours (another run took the job over after our lease expired), the worker's
-statement is cancelled and the worker raises ``LeaseLost``; every phase also re-checks
-ownership in its final UPDATE, so a run that lost its lease can never commit.
+Two facts tell another run whether this one is alive:
+
+- the lease (``import_jobs.lease_expires_at``), extended every two seconds (every third of
+  its length, if shorter) while the run works, also during long statements, since the
+  heartbeat has its own connection; the same beat writes the streaming progress;
+- the heartbeat connection itself, idle between beats and named after the run
+  (``heartbeat_name``): the moment the run's process dies, its backend ends and the
+  connection disappears from ``pg_stat_activity``, long before the lease would expire.
+
+If a beat finds the job no longer ours (another run took it over), the worker session's
+statement is cancelled and every later call of that session raises LeaseLost; every phase
+also re-checks ownership in its final UPDATE, so a run that lost its lease never commits.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-import psycopg
+from user_import_pipeline.db.client import Database, Session
+from user_import_pipeline.db.errors import DatabaseError, LeaseLost
 
-from user_import_pipeline.db.sqlfiles import statement
-
-
-def application_name(owner: str) -> str:
-    """The application_name of every worker connection of the run ``owner``."""
-    return f"user-import {owner}"[:63]  # PostgreSQL keeps 63 bytes
+# PostgreSQL keeps 63 bytes of an application_name.
+_NAME_BYTES = 63
 
 
-class LeaseLost(Exception):
-    """Another run owns the job now; this run must stop touching it."""
+def worker_name(run_id: str) -> str:
+    """The application_name of the connections a run works on."""
+    return f"user-import {run_id}"[:_NAME_BYTES]
+
+
+def heartbeat_name(run_id: str) -> str:
+    """The application_name of a run's heartbeat connection: alive while it is open."""
+    return f"user-import lease {run_id}"[:_NAME_BYTES]
 
 
 @dataclass
@@ -38,76 +48,118 @@ class Progress:
     rows_processed: int | None = None
 
 
-@dataclass(frozen=True)
-class Lease:
-    dsn: str
-    job_id: str
-    owner: str
-    seconds: int
+class Heartbeat:
+    """The liveness of one run and the lease of the job it holds (once it holds one)."""
 
-    def extend(self, conn: psycopg.Connection, progress: Progress | None = None) -> bool:
-        """Push the expiry forward; False when the job is no longer ours."""
-        progress = progress or Progress()
-        cursor = conn.execute(
-            statement("extend_lease"),
+    def __init__(self, database: Database, run_id: str, lease_seconds: int) -> None:
+        self.run_id = run_id
+        self.lease_seconds = lease_seconds
+        self.job_id: str | None = None
+        self._database = database
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._worker: Session | None = None
+        self._progress = Progress()
+        self._connection = ExitStack()
+        self._session: Session | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def lost(self) -> bool:
+        return self._lost.is_set()
+
+    def start(self) -> None:
+        """Open the heartbeat connection (before the claim, so that the run is seen alive
+        from the moment it may own a job) and start beating."""
+        self._session = self._open()
+        # Often enough for a live progress bar, and at least three beats per lease.
+        interval = max(min(self.lease_seconds / 3, 2.0), 0.2)
+        self._thread = threading.Thread(
+            target=self._beat, args=(interval,), name=f"heartbeat-{self.run_id}", daemon=True
+        )
+        self._thread.start()
+
+    def hold(self, job_id: str) -> None:
+        """From now on, renew the lease of ``job_id`` (claimed by this run)."""
+        self.job_id = job_id
+
+    @contextmanager
+    def working(self, worker: Session) -> Iterator[Progress]:
+        """Watch ``worker`` while the block runs on it: its statement is cancelled if the job
+        is lost. Yields the progress the beats write. Raises LeaseLost if the job was lost."""
+        with self._lock:
+            self._worker = worker
+            self._progress = Progress()
+            progress = self._progress
+        try:
+            yield progress
+        finally:
+            with self._lock:
+                self._worker = None
+        if self.lost:
+            raise LeaseLost(f"import job {self.job_id} was taken over by another run")
+
+    def stop(self) -> None:
+        """Stop beating and close the heartbeat connection: the run is seen dead from now."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._connection.close()
+
+    def _open(self) -> Session:
+        self._connection.close()
+        self._connection = ExitStack()
+        return self._connection.enter_context(
+            self._database.session(application_name=heartbeat_name(self.run_id))
+        )
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            if self.job_id is None:
+                continue
+            try:
+                if self._session is None or self._session.closed:
+                    self._session = self._open()
+                still_ours = self._extend(self._session)
+            except DatabaseError:
+                self._session = None  # the database is away: a new connection next beat
+                continue
+            if not still_ours:
+                if not self._finished_by_us(self._session):
+                    self._lose()
+                return
+
+    def _extend(self, session: Session) -> bool:
+        with self._lock:
+            progress = self._progress
+        extended = session.execute(
+            "extend_lease",
             {
                 "job_id": self.job_id,
-                "owner": self.owner,
-                "lease_seconds": self.seconds,
+                "owner": self.run_id,
+                "lease_seconds": self.lease_seconds,
                 "bytes_processed": progress.bytes_processed,
                 "bytes_total": progress.bytes_total,
                 "rows_processed": progress.rows_processed,
             },
         )
-        return cursor.rowcount == 1
+        return extended.rowcount == 1
 
-    @contextmanager
-    def kept(self, worker: psycopg.Connection) -> Iterator[Progress]:
-        """Keep the lease alive while the block runs on ``worker``; yields the progress."""
-        progress = Progress()
-        stop = threading.Event()
-        lost = threading.Event()
-        beat = threading.Thread(
-            target=self._beat,
-            args=(worker, progress, stop, lost),
-            name=f"lease-{self.job_id}",
-            daemon=True,
+    def _finished_by_us(self, session: Session) -> bool:
+        """True when the job is no longer running because this run finished it."""
+        try:
+            job = session.execute("read_import_job", {"job_id": self.job_id}).dict()
+        except DatabaseError:
+            return False
+        return (
+            job is not None
+            and job["dagster_run_id"] == self.run_id
+            and (job["status"] != "running")
         )
-        beat.start()
-        try:
-            yield progress
-        except psycopg.errors.QueryCanceled as exc:
-            if lost.is_set():
-                raise LeaseLost(f"job {self.job_id} was taken over by another run") from exc
-            raise
-        finally:
-            stop.set()
-            beat.join()
-        if lost.is_set():
-            raise LeaseLost(f"job {self.job_id} was taken over by another run")
 
-    def _beat(
-        self,
-        worker: psycopg.Connection,
-        progress: Progress,
-        stop: threading.Event,
-        lost: threading.Event,
-    ) -> None:
-        # Often enough for a live progress bar, and at least three beats per lease.
-        interval = max(min(self.seconds / 3, 2.0), 0.2)
-        conn: psycopg.Connection | None = None
-        try:
-            while not stop.wait(interval):
-                try:
-                    if conn is None or conn.closed:
-                        conn = psycopg.connect(self.dsn, autocommit=True, connect_timeout=5)
-                    still_ours = self.extend(conn, progress)
-                except psycopg.Error:
-                    continue  # the database is away: try again next beat, with a new connection
-                if not still_ours:
-                    lost.set()
-                    worker.cancel_safe()
-                    return
-        finally:
-            if conn is not None:
-                conn.close()
+    def _lose(self) -> None:
+        self._lost.set()
+        with self._lock:
+            if self._worker is not None:
+                self._worker.lose_lease()

@@ -1,4 +1,4 @@
-"""Upsert the staged users into ``users`` in one set-based transaction (SPEC §3).
+"""Upsert the staged users into ``users`` in one set-based transaction (CONTRACT §3).
 
 The algorithm, one SQL file per step, all on the staged rows of one import:
 
@@ -13,8 +13,8 @@ The algorithm, one SQL file per step, all on the staged rows of one import:
 3. ``changed_address_lists``: decide per matched user whether its address list differs,
    so the counts can say updated or unchanged; ``save_address_changes`` and
    ``add_new_address_lists`` keep those lists and the new users' for replace_addresses.
-4. Record the rejected rows, UPDATE only the changed users, INSERT the new ones, and
-   record the counts and the phase in the same transaction.
+4. Record the rejected rows, UPDATE only the changed users (``update_changed_users``),
+   INSERT the new ones, and record the counts and the phase in the same transaction.
 
 Merges of concurrent imports take turns through an advisory lock, and an import that has
 merged its users but not yet replaced their addresses holds the turn until it has, so two
@@ -28,11 +28,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import psycopg
-
-from user_import_pipeline.db.connection import transaction
-from user_import_pipeline.db.sqlfiles import statement
-from user_import_pipeline.lifecycle.jobs import Ticket, reached, read_job, require_ours
+from user_import_pipeline.db.client import Session
+from user_import_pipeline.db.locks import AdvisoryLock
+from user_import_pipeline.lifecycle.jobs import HeldJob, reached, read_job, require_ours
 from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.staging.tables import StagingTables
 
@@ -46,50 +44,54 @@ class MergedUsers:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def take_merge_turn(session: Session) -> None:
+    """Wait for the merge lock; held until the current transaction ends."""
+    session.execute("take_merge_lock", {"key": int(AdvisoryLock.MERGE)})
+
+
 def merge_users(
-    conn: psycopg.Connection, ticket: Ticket, on_wait: Callable[[str], None] | None = None
+    session: Session, job: HeldJob, on_wait: Callable[[str], None] | None = None
 ) -> MergedUsers:
     """Merge this import's staged users once; a repeat returns the recorded counts."""
     for attempt in itertools.count():
-        with transaction(conn):
-            conn.execute(statement("take_merge_lock"))
-            other = conn.execute(
-                statement("find_unfinished_merge"), {"job_id": ticket.job_id}
-            ).fetchone()
+        with session.transaction():
+            take_merge_turn(session)
+            other = session.execute("find_unfinished_merge", {"job_id": job.job_id}).scalar()
             if other is None:
-                return _merge_locked(conn, ticket)
+                return _merge_locked(session, job)
         if on_wait is not None:
-            on_wait(f"waiting for import {other[0]} to finish replacing its addresses")
+            on_wait(f"waiting for import {other} to finish replacing its addresses")
         time.sleep(min(5.0, 0.1 * 2**attempt))
     raise AssertionError("unreachable")
 
 
-def _merge_locked(conn: psycopg.Connection, ticket: Ticket) -> MergedUsers:
-    job = read_job(conn, ticket.job_id)
-    if reached(job["phase"], "users_merged"):
+def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
+    row = read_job(session, job.job_id)
+    if reached(row["phase"], "users_merged"):
         return MergedUsers(
-            job["imported_count"], job["updated_count"], job["unchanged_count"], True
+            row["imported_count"], row["updated_count"], row["unchanged_count"], True
         )
-    tables = StagingTables.of(ticket.job_id)
-    tables.require_intact(conn, job)
-    params = {"job_id": ticket.job_id, "owner": ticket.lease.owner}
-    steps = StepRunner(conn, tables.names)
+    tables = StagingTables.of(job.job_id)
+    tables.require_intact(session, row)
+    params = {"job_id": job.job_id, "owner": job.owner}
+    steps = StepRunner(session, tables.names)
     with steps.timed("analyze_stale_tables"):
-        for (table,) in steps.run("stale_statistics").fetchall():
-            conn.execute(statement("analyze_table", table=table))
+        for (table,) in steps.run("stale_statistics").rows:
+            session.execute("analyze_table", table=table)
     steps.build("plan_merge", "merge_plan")
     steps.run("reject_duplicate_targets")
     steps.run("address_targets_of_plan")
     steps.build("changed_address_lists", "changed_address_lists")
     steps.run("mark_address_changes")
+    session.execute("drop_table", table=tables.address_changes)
     steps.run("save_address_changes")
     steps.run("add_new_address_lists")
     steps.run("insert_merge_errors", params)
-    steps.run("merge_users")
+    steps.run("update_changed_users")
     steps.run("insert_new_users")
     recorded = steps.run("record_users_merged", params)
-    require_ours(recorded, ticket)
-    counts = recorded.fetchone()
+    require_ours(recorded.rowcount, job.job_id)
+    counts = recorded.one()
     assert counts is not None
     imported, updated, unchanged = counts
     steps.run("update_error_counts", params)

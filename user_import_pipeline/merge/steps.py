@@ -6,35 +6,28 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-import psycopg
-
-from user_import_pipeline.db.sqlfiles import statement
+from user_import_pipeline.db.client import Result, Session
 
 
 class StepRunner:
-    """Executes named SQL files on one connection and remembers seconds and rows of each."""
+    """Executes named SQL files on one session and remembers the seconds of each."""
 
-    def __init__(self, conn: psycopg.Connection, identifiers: Mapping[str, str]) -> None:
-        self._conn = conn
+    def __init__(self, session: Session, identifiers: Mapping[str, str]) -> None:
+        self._session = session
         self._identifiers = dict(identifiers)
         self.seconds: dict[str, float] = {}
-        self.rows: dict[str, int] = {}
 
-    def run(self, name: str, params: Mapping[str, object] | None = None) -> psycopg.Cursor:
+    def run(self, name: str, params: Mapping[str, object] | None = None) -> Result:
         with self.timed(name):
-            cursor = self._conn.execute(statement(name, **self._identifiers), params)
-        self.rows[name] = cursor.rowcount
-        return cursor
+            return self._session.execute(name, params, **self._identifiers)
 
-    def build(
-        self, name: str, table: str, params: Mapping[str, object] | None = None
-    ) -> psycopg.Cursor:
+    def build(self, name: str, table: str, params: Mapping[str, object] | None = None) -> Result:
         """Runs step ``name``, which creates the temp table ``table``, then ANALYZEs it: a new
         table has no statistics, and the joins of the next steps would be planned blind (at
         1M users, 154M rows guessed for a join of 33k, and every address target sorted)."""
-        cursor = self.run(name, params)
-        self._conn.execute(statement("analyze_table", table=table))
-        return cursor
+        result = self.run(name, params)
+        self._session.execute("analyze_table", table=table)
+        return result
 
     @contextmanager
     def timed(self, name: str) -> Iterator[None]:

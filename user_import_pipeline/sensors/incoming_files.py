@@ -16,10 +16,10 @@ import time
 
 import dagster as dg
 
-from user_import_pipeline.ingest.source import EXTENSIONS
+from user_import_pipeline.ingest.source import EXTENSIONS, is_utf8
 from user_import_pipeline.jobs.import_users import import_users
-from user_import_pipeline.sensors.run_requests import run_config, run_tags
-from user_import_pipeline.settings import ImportSettings
+from user_import_pipeline.resources import ImportSettingsResource
+from user_import_pipeline.runs import run_config, run_tags
 
 INCOMING = "incoming"
 SETTLE_NS = 2_000_000_000
@@ -32,9 +32,9 @@ SETTLE_NS = 2_000_000_000
     description="Imports every new or changed .json/.json.gz file in $IMPORT_BASE_DIR/incoming",
 )
 def incoming_files_sensor(
-    context: dg.SensorEvaluationContext, import_settings: ImportSettings
+    context: dg.SensorEvaluationContext, import_settings: ImportSettingsResource
 ) -> dg.SensorResult | dg.SkipReason:
-    folder = import_settings.resolved_base_dir() / INCOMING
+    folder = import_settings.resolve().base_dir / INCOMING
     if not folder.is_dir():
         return dg.SkipReason(f"{folder} does not exist")
     previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
@@ -60,18 +60,10 @@ def _candidates(folder: os.PathLike[str]) -> dict[str, tuple[str, int]]:
         for entry in entries:
             if entry.name.startswith(".") or not entry.name.endswith(EXTENSIONS):
                 continue
-            if not _is_utf8(entry.name):
+            if not is_utf8(entry.name):
                 continue  # a name we could not pass on as text; claim_import would refuse it
             if not entry.is_file(follow_symlinks=False):
                 continue
             info = entry.stat(follow_symlinks=False)
             found[entry.name] = (f"{info.st_size}:{info.st_mtime_ns}", info.st_mtime_ns)
     return found
-
-
-def _is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

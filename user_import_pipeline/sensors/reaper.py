@@ -13,17 +13,11 @@ retried by Dagster) and gives the job a run of its own in the same tick.
 from __future__ import annotations
 
 import dagster as dg
-import psycopg
 
-from user_import_pipeline.db.connection import PostgresResource, transaction
-from user_import_pipeline.db.sqlfiles import statement
+from user_import_pipeline.db.client import Session
 from user_import_pipeline.jobs.import_users import import_users
-from user_import_pipeline.sensors.run_requests import (
-    ACTIVE_STATUSES,
-    has_active_run,
-    run_config,
-    run_tags,
-)
+from user_import_pipeline.resources import PostgresResource
+from user_import_pipeline.runs import ACTIVE_STATUSES, has_active_run, run_config, run_tags
 from user_import_pipeline.staging.tables import StagingTables
 
 MAX_RETRIES_TAG = "dagster/max_retries"
@@ -42,10 +36,10 @@ def import_jobs_reaper(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
 ) -> dg.SensorResult | dg.SkipReason:
     requests = []
-    with postgres.connect() as conn:
-        orphans = conn.execute(
-            statement("find_orphaned_import_jobs"), {"grace_seconds": QUEUED_GRACE_SECONDS}
-        ).fetchall()
+    with postgres.database().session() as session:
+        orphans = session.execute(
+            "find_orphaned_import_jobs", {"grace_seconds": QUEUED_GRACE_SECONDS}
+        ).rows
         for job_id, status, attempts, max_attempts, source_path, owner in orphans:
             job_id = str(job_id)
             if owner:
@@ -53,7 +47,7 @@ def import_jobs_reaper(
             if has_active_run(context.instance, job_id, source_path):
                 continue
             if attempts >= max_attempts:
-                _abandon(conn, job_id, attempts, owner)
+                _abandon(session, job_id, attempts, owner)
                 context.log.info(f"import job {job_id} failed after {attempts} attempts")
                 continue
             requests.append(
@@ -81,10 +75,10 @@ def _fail_if_stuck(context: dg.SensorEvaluationContext, run_id: str, job_id: str
     context.log.info(f"run {run_id} {message}; reported failed")
 
 
-def _abandon(conn: psycopg.Connection, job_id: str, attempts: int, owner: str | None) -> None:
+def _abandon(session: Session, job_id: str, attempts: int, owner: str | None) -> None:
     message = (
         f"gave up after {attempts} attempts: the last run ({owner}) stopped renewing its lease"
     )
-    with transaction(conn):
-        conn.execute(statement("abandon_import_job"), {"job_id": job_id, "error_message": message})
-        StagingTables.of(job_id).drop(conn)
+    with session.transaction():
+        session.execute("abandon_import_job", {"job_id": job_id, "error_message": message})
+        StagingTables.of(job_id).drop(session)

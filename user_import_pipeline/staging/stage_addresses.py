@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import psycopg
-
-from user_import_pipeline.db.connection import transaction
-from user_import_pipeline.db.sqlfiles import statement
-from user_import_pipeline.lifecycle.jobs import Ticket, require_ours
-from user_import_pipeline.staging.tables import StagingTables
+from user_import_pipeline.db.client import Session
+from user_import_pipeline.lifecycle.jobs import HeldJob, require_ours
+from user_import_pipeline.staging.tables import StagingTables, recreate
 
 
-def stage_addresses(conn: psycopg.Connection, ticket: Ticket) -> int:
+def stage_addresses(session: Session, job: HeldJob) -> int:
     """Stage the addresses of every valid staged user; returns how many were staged."""
-    tables = StagingTables.of(ticket.job_id)
-    with transaction(conn):
-        conn.execute(statement("recreate_staging_addresses", **tables.names))
-        staged = conn.execute(statement("stage_addresses", **tables.names)).rowcount
-        conn.execute(statement("analyze_table", table=tables.addresses))
-        recorded = conn.execute(
-            statement("record_addresses_staged"),
-            {"job_id": ticket.job_id, "owner": ticket.lease.owner, "staged_addresses": staged},
+    tables = StagingTables.of(job.job_id)
+    with session.transaction():
+        recreate(session, tables.addresses, "stg_addresses")
+        staged = session.execute("stage_addresses", **tables.names).rowcount
+        session.execute("analyze_table", table=tables.addresses)
+        recorded = session.execute(
+            "record_addresses_staged",
+            {"job_id": job.job_id, "owner": job.owner, "staged_addresses": staged},
         )
-        require_ours(recorded, ticket)
+        require_ours(recorded.rowcount, job.job_id)
     return staged

@@ -8,20 +8,18 @@ anywhere - even in the last byte - rolls the whole thing back, so nothing reache
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-
-from user_import_pipeline.db.connection import transaction
-from user_import_pipeline.db.sqlfiles import statement
+from user_import_pipeline.checkpoints import Point, reach
+from user_import_pipeline.db.client import Session
 from user_import_pipeline.ingest.source import ImportFileError, OpenedSource, open_source
 from user_import_pipeline.ingest.stream import iter_items
 from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
-from user_import_pipeline.lifecycle.jobs import Ticket, read_job, require_ours
+from user_import_pipeline.lifecycle.jobs import HeldJob, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
-from user_import_pipeline.staging.tables import StagingTables
+from user_import_pipeline.staging.tables import StagingTables, recreate
 
 ProgressCallback = Callable[[Progress], None]
 # Each address list is staged as a JSON array of [street, city, state, zip_code, country]
@@ -39,11 +37,12 @@ class StagedUsers:
     rows_staged: int
     row_errors: int
     bytes_total: int
+    already_done: bool = False  # an earlier attempt staged them; this one did nothing
 
 
 def stage_users(
-    conn: psycopg.Connection,
-    ticket: Ticket,
+    session: Session,
+    job: HeldJob,
     source_path: Path,
     progress: Progress,
     *,
@@ -51,15 +50,16 @@ def stage_users(
     on_progress: ProgressCallback | None = None,
 ) -> StagedUsers:
     """Stage every item of the file; raises ImportFileError for a file error."""
-    tables = StagingTables.of(ticket.job_id)
-    name = ticket.source_path
-    with open_source(source_path) as source, transaction(conn):
-        known_digest = read_job(conn, ticket.job_id)["source_sha256"]
+    tables = StagingTables.of(job.job_id)
+    name = job.source_path
+    with open_source(source_path) as source, session.transaction():
+        known_digest = read_job(session, job.job_id)["source_sha256"]
         progress.bytes_total = source.size
-        conn.execute(statement("recreate_staging_users", **tables.names))
-        processed, errors = _copy_items(
-            conn, tables, source, name, progress, report_every, on_progress
-        )
+        recreate(session, tables.users, "stg_users")
+        with session.copy("copy_staging_users", **tables.names) as write_row:
+            processed, errors = _copy_items(
+                write_row, source, name, progress, report_every, on_progress
+            )
         if not source.unchanged_since_open():
             raise ImportFileError(f"{name}: the file was modified while it was being read")
         digest = source.digest.hexdigest()
@@ -67,12 +67,12 @@ def stage_users(
             raise ImportFileError(
                 f"{name}: the file changed since it was first staged for this import"
             )
-        conn.execute(statement("analyze_table", table=tables.users))
-        params = {"job_id": ticket.job_id, "owner": ticket.lease.owner}
-        conn.execute(statement("delete_stage_errors"), params)
-        conn.execute(statement("insert_stage_errors", **tables.names), params)
-        recorded = conn.execute(
-            statement("record_users_staged"),
+        session.execute("analyze_table", table=tables.users)
+        params = {"job_id": job.job_id, "owner": job.owner}
+        session.execute("delete_stage_errors", params)
+        session.execute("insert_stage_errors", params, **tables.names)
+        recorded = session.execute(
+            "record_users_staged",
             {
                 **params,
                 "staged_users": processed,
@@ -81,14 +81,13 @@ def stage_users(
                 "source_sha256": digest,
             },
         )
-        require_ours(recorded, ticket)
-        conn.execute(statement("update_error_counts"), params)
+        require_ours(recorded.rowcount, job.job_id)
+        session.execute("update_error_counts", params)
     return StagedUsers(processed, processed - errors, errors, source.size)
 
 
 def _copy_items(
-    conn: psycopg.Connection,
-    tables: StagingTables,
+    write_row: Callable[[Sequence[object]], None],
     source: OpenedSource,
     name: str,
     progress: Progress,
@@ -96,22 +95,19 @@ def _copy_items(
     on_progress: ProgressCallback | None,
 ) -> tuple[int, int]:
     processed = errors = 0
-    with (
-        conn.cursor() as cursor,
-        cursor.copy(statement("copy_staging_users", **tables.names)) as copy,
-    ):
-        for index, item in enumerate(iter_items(source.stream, name, source.rewind)):
-            try:
-                copy.write_row(_valid_row(index, validate_user(item)))
-            except RowError as error:
-                errors += 1
-                copy.write_row(_invalid_row(index, error))
-            processed = index + 1
-            if processed % report_every == 0:
-                progress.bytes_processed = source.bytes_read
-                progress.rows_processed = processed
-                if on_progress is not None:
-                    on_progress(progress)
+    for index, item in enumerate(iter_items(source.stream, name, source.rewind)):
+        try:
+            write_row(_valid_row(index, validate_user(item)))
+        except RowError as error:
+            errors += 1
+            write_row(_invalid_row(index, error))
+        processed = index + 1
+        if processed % report_every == 0:
+            progress.bytes_processed = source.bytes_read
+            progress.rows_processed = processed
+            if on_progress is not None:
+                on_progress(progress)
+            reach(Point("progress", "stage_users", True))
     progress.bytes_processed = source.size
     progress.rows_processed = processed
     return processed, errors

@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
-from user_import_pipeline.db.sqlfiles import statement
+from user_import_pipeline.db.client import Session
 
 
 class StagingLost(Exception):
@@ -45,33 +43,33 @@ class StagingTables:
             "address_changes": self.address_changes,
         }
 
-    def intact(self, conn: psycopg.Connection, job: dict[str, Any], addresses: bool = True) -> bool:
+    def intact(self, session: Session, job: dict[str, Any], addresses: bool = True) -> bool:
         """True when the tables exist and hold as many rows as the job row says they got."""
         expected = {self.users: job["staged_users"]}
         if addresses:
             expected[self.addresses] = job["staged_addresses"]
-        return all(_holds(conn, table, rows) for table, rows in expected.items())
+        return all(_holds(session, table, rows) for table, rows in expected.items())
 
-    def address_changes_intact(self, conn: psycopg.Connection, job: dict[str, Any]) -> bool:
+    def address_changes_intact(self, session: Session, job: dict[str, Any]) -> bool:
         """True when the address changes the user merge recorded are all there."""
-        return _holds(conn, self.address_changes, job["address_changes"])
+        return _holds(session, self.address_changes, job["address_changes"])
 
-    def require_intact(self, conn: psycopg.Connection, job: dict[str, Any]) -> None:
-        if not self.intact(conn, job):
+    def require_intact(self, session: Session, job: dict[str, Any]) -> None:
+        if not self.intact(session, job):
             raise StagingLost(f"staged rows of import {job['id']} were lost; restaging")
 
-    def drop(self, conn: psycopg.Connection) -> None:
-        conn.execute(statement("drop_staging", **self.names))
+    def drop(self, session: Session) -> None:
+        session.execute("drop_staging", **self.names)
 
 
-def _holds(conn: psycopg.Connection, table: str, rows: int | None) -> bool:
+def recreate(session: Session, table: str, template: str) -> None:
+    """An empty UNLOGGED ``table`` shaped like the staging template ``template``."""
+    session.execute("drop_table", table=table)
+    session.execute("create_staging_table", table=table, template=template)
+
+
+def _holds(session: Session, table: str, rows: int | None) -> bool:
     """True when ``table`` exists and has exactly ``rows`` rows."""
-    if rows is None or not _exists(conn, table):
+    if rows is None or not session.execute("table_exists", {"table": table}).scalar():
         return False
-    counted = conn.execute(statement("count_rows", table=table)).fetchone()
-    return counted is not None and counted[0] == rows
-
-
-def _exists(conn: psycopg.Connection, table: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-    return bool(row and row[0])
+    return bool(session.execute("count_rows", table=table).scalar() == rows)

@@ -18,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from user_import_pipeline.sensors.run_requests import FILE_TAG, JOB_TAG
+from user_import_pipeline.runs import FILE_TAG, JOB_TAG
 
 CLI = str(Path(sys.executable).with_name("user-import"))
 UNREACHABLE_DAGSTER = "http://127.0.0.1:1"

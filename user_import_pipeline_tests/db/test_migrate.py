@@ -3,6 +3,7 @@ import threading
 import psycopg
 import pytest
 
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import available, migrate
 from user_import_pipeline_tests.conftest import create_database, drop_database
 
@@ -32,7 +33,7 @@ def _recorded(dsn: str) -> list[str]:
 def test_fresh_database_gets_every_migration_in_order(server_url):
     dsn = create_database(server_url)
     try:
-        applied = migrate(dsn)
+        applied = migrate(Database(dsn))
         assert applied == [m.version for m in available()]
         assert applied == sorted(applied)
         assert _recorded(dsn) == applied
@@ -43,7 +44,7 @@ def test_fresh_database_gets_every_migration_in_order(server_url):
 
 def test_second_run_is_a_no_op(dsn):
     before = _recorded(dsn)
-    assert migrate(dsn) == []
+    assert migrate(Database(dsn)) == []
     assert _recorded(dsn) == before
 
 
@@ -56,7 +57,7 @@ def test_two_processes_at_once_leave_one_correct_schema(server_url):
     def run() -> None:
         barrier.wait()
         try:
-            results.append(migrate(dsn))
+            results.append(migrate(Database(dsn)))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -78,9 +79,9 @@ def test_changed_applied_migration_is_refused(server_url, tmp_path):
     dsn = create_database(server_url)
     try:
         (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (a int);")
-        assert migrate(dsn, tmp_path) == ["0001_t"]
+        assert migrate(Database(dsn), tmp_path) == ["0001_t"]
         (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (a bigint);")
         with pytest.raises(RuntimeError, match="0001_t changed"):
-            migrate(dsn, tmp_path)
+            migrate(Database(dsn), tmp_path)
     finally:
         drop_database(server_url, dsn)

@@ -5,10 +5,11 @@ import time
 
 import psycopg
 
+from user_import_pipeline.db.locks import AdvisoryLock
 from user_import_pipeline.generate import generate_users
 from user_import_pipeline_tests.importing import pause_staging
 
-MERGE_LOCK = 7340581002114  # sql/take_merge_lock.sql
+MERGE_LOCK = int(AdvisoryLock.MERGE)
 
 
 def _watch(dsn, stop, samples, interval=0.1):
@@ -47,10 +48,10 @@ def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(impo
     assert outcome.job["status"] == "succeeded"
 
 
-def test_bytes_and_rows_processed_advance_while_the_file_streams(importer, monkeypatch):
+def test_bytes_and_rows_processed_advance_while_the_file_streams(importer):
     importer.lease_seconds = 1  # beats every third of a second
     # 60 pauses of 50 ms: the stream lasts at least 3 s, several beats, on any machine.
-    pause_staging(monkeypatch, lambda _: time.sleep(0.05))
+    importer.chunk_size = 1000
     path = importer.base_dir / "big.json"
     generate_users(path, 60_000, seed=5)
     samples: list[tuple] = []
@@ -58,7 +59,8 @@ def test_bytes_and_rows_processed_advance_while_the_file_streams(importer, monke
     watcher = threading.Thread(target=_watch, args=(importer.dsn, stop, samples, 0.05))
     watcher.start()
     try:
-        outcome = importer.run("big.json")
+        with pause_staging(lambda: time.sleep(0.05)):
+            outcome = importer.run("big.json")
     finally:
         stop.set()
         watcher.join()

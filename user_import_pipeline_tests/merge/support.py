@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from user_import_pipeline_tests.importing import Importer, Outcome
+from user_import_pipeline_tests.importing import Importer, ImportOutcome
 
 _files = itertools.count()
 
@@ -26,10 +26,10 @@ def address(street: str = "1 Main St", **fields: Any) -> dict[str, Any]:
     }
 
 
-def run(importer: Importer, users: list[Any]) -> Outcome:
+def run(importer: Importer, users: list[Any]) -> ImportOutcome:
     """Import ``users`` from a new file; the import must succeed and its counts add up."""
     outcome = importer.import_users(users, name=f"file-{next(_files)}.json")
-    assert outcome.result.success, outcome.job
+    assert outcome.succeeded, outcome.job
     assert outcome.job is not None
     assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
     check_invariant(outcome)
@@ -37,7 +37,7 @@ def run(importer: Importer, users: list[Any]) -> Outcome:
     return outcome
 
 
-def check_invariant(outcome: Outcome) -> None:
+def check_invariant(outcome: ImportOutcome) -> None:
     """SPEC §4: processed = imported + updated + unchanged + skipped; failed ⊆ skipped."""
     c = outcome.counts
     parts = c["imported_count"] + c["updated_count"] + c["unchanged_count"] + c["skipped_count"]
@@ -46,7 +46,7 @@ def check_invariant(outcome: Outcome) -> None:
 
 
 def assert_counts(
-    outcome: Outcome,
+    outcome: ImportOutcome,
     *,
     imported: int = 0,
     updated: int = 0,
@@ -65,7 +65,7 @@ def assert_counts(
     }
 
 
-def errors(importer: Importer, outcome: Outcome) -> dict[int, tuple[str, bool]]:
+def errors(importer: Importer, outcome: ImportOutcome) -> dict[int, tuple[str, bool]]:
     """The job's row errors: row index → (code, superseded)."""
     assert outcome.job is not None
     rows = importer.query(

@@ -4,23 +4,20 @@ when the saved ones were lost (an UNLOGGED table, emptied by crash recovery)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.lifecycle.lease import Progress
-from user_import_pipeline.merge.merge_users import merge_users
-from user_import_pipeline.merge.replace_addresses import replace_addresses
-from user_import_pipeline.staging.stage_addresses import stage_addresses
-from user_import_pipeline.staging.stage_users import stage_users
+from user_import_pipeline.core.outcomes import Done, Outcome, RunInfo
+from user_import_pipeline.core.service import ImportService
 from user_import_pipeline.staging.tables import StagingTables
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.merge.support import address, run, user
+
+T = TypeVar("T")
 
 A, B, C = address("1 A St"), address("2 B St"), address("3 C St")
 STORED = [
@@ -51,39 +48,47 @@ def kept_address_rows(importer: Importer) -> list[dict[str, Any]]:
     )
 
 
-def merged(importer: Importer) -> tuple[psycopg.Connection, jobs.Ticket]:
-    """A connection and the ticket of an import of FILE run up to its user merge."""
+def done(outcome: Outcome[T]) -> T:
+    assert isinstance(outcome, Done), outcome
+    return outcome.value
+
+
+FIRST = RunInfo.first("run-1")
+
+
+def merged(importer: Importer) -> tuple[ImportService, str]:
+    """The core and the job of an import of FILE run up to its user merge by FIRST."""
     source_path = importer.write("handover.json", FILE)
-    conn = psycopg.connect(importer.dsn, autocommit=True)
-    ticket = jobs.claim(
-        conn,
-        dsn=importer.dsn,
-        job_id=None,
-        source_path=source_path,
-        run_id="run-1",
-        root_run_id="run-1",
-        lease_seconds=60,
-    )
-    stage_users(conn, ticket, importer.base_dir / source_path, Progress(), report_every=100)
-    stage_addresses(conn, ticket)
-    merge_users(conn, ticket)
-    return conn, ticket
+    service = importer.service()
+    job_id = done(service.claim(FIRST, source_path=source_path)).job_id
+    done(service.stage_users(job_id, FIRST))
+    done(service.stage_addresses(job_id, FIRST))
+    done(service.merge_users(job_id, FIRST))
+    return service, job_id
 
 
-def lose_saved_changes(conn: psycopg.Connection, ticket: jobs.Ticket) -> jobs.Ticket:
-    table = StagingTables.of(ticket.job_id).address_changes
-    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
-    return ticket
+def same(importer: Importer, service: ImportService, job_id: str) -> tuple[ImportService, RunInfo]:
+    return service, FIRST
 
 
-def taken_over(conn: psycopg.Connection, ticket: jobs.Ticket) -> jobs.Ticket:
-    """The job as another run sees it after taking over the lease (a retry)."""
-    conn.execute("UPDATE import_jobs SET lease_owner = 'run-2' WHERE id = %s", (ticket.job_id,))
-    return dataclasses.replace(ticket, lease=dataclasses.replace(ticket.lease, owner="run-2"))
+def lose_saved_changes(
+    importer: Importer, service: ImportService, job_id: str
+) -> tuple[ImportService, RunInfo]:
+    table = StagingTables.of(job_id).address_changes
+    with psycopg.connect(importer.dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+    return service, FIRST
 
 
-def same(conn: psycopg.Connection, ticket: jobs.Ticket) -> jobs.Ticket:
-    return ticket
+def taken_over(
+    importer: Importer, service: ImportService, job_id: str
+) -> tuple[ImportService, RunInfo]:
+    """The first run ends (its heartbeat closes) and another run takes the job over."""
+    service.close()
+    second = RunInfo.first("run-2")
+    other = importer.service()
+    assert done(other.claim(second, job_id=job_id)).took_over == FIRST.run_id
+    return other, second
 
 
 @pytest.mark.parametrize(
@@ -96,16 +101,18 @@ def same(conn: psycopg.Connection, ticket: jobs.Ticket) -> jobs.Ticket:
 )
 def test_replace_applies_exactly_the_changed_lists(
     importer: Importer,
-    before_replace: Callable[[psycopg.Connection, jobs.Ticket], jobs.Ticket],
+    before_replace: Callable[[Importer, ImportService, str], tuple[ImportService, RunInfo]],
     compared_again: bool,
 ) -> None:
     run(importer, STORED)
     kept_rows = kept_address_rows(importer)
-    conn, ticket = merged(importer)
-    with conn:
-        ticket = before_replace(conn, ticket)
-        replaced = replace_addresses(conn, ticket)
-        job = jobs.read_job(conn, ticket.job_id)
+    service, job_id = merged(importer)
+    service, replacer = before_replace(importer, service, job_id)
+    try:
+        replaced = done(service.replace_addresses(job_id, replacer))
+    finally:
+        service.close()
+    [job] = importer.query("SELECT * FROM import_jobs WHERE id = %s", (job_id,))
 
     assert ("changed_address_lists" in replaced.seconds) is compared_again
     assert (replaced.users, replaced.addresses) == (3, 4)

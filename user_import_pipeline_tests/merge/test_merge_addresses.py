@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from user_import_pipeline_tests.importing import Importer, Outcome
+from user_import_pipeline_tests.importing import Importer, ImportOutcome
 from user_import_pipeline_tests.merge.support import (
     address,
     assert_counts,
@@ -308,7 +308,7 @@ def _snapshot(importer: Importer) -> dict[str, dict[str, Any]]:
     }
 
 
-def _counts(outcome: Outcome) -> dict[str, Any]:
+def _counts(outcome: ImportOutcome) -> dict[str, Any]:
     check_invariant(outcome)
     return outcome.counts
 
@@ -332,7 +332,7 @@ def test_concurrent_overlapping_imports_both_succeed_as_some_serial_order(import
         importer.reset()
         run(importer, _base())
         barrier = threading.Barrier(2)
-        outcomes: dict[str, Outcome | BaseException] = {}
+        outcomes: dict[str, ImportOutcome | BaseException] = {}
 
         def work(
             path: str, barrier: threading.Barrier = barrier, outcomes: dict = outcomes
@@ -350,8 +350,8 @@ def test_concurrent_overlapping_imports_both_succeed_as_some_serial_order(import
             thread.join(timeout=300)
         for path in (p1, p2):
             outcome = outcomes[path]
-            assert isinstance(outcome, Outcome), outcome
-            assert outcome.result.success and outcome.job is not None
+            assert isinstance(outcome, ImportOutcome), outcome
+            assert outcome.succeeded and outcome.job is not None
             assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
         final = _snapshot(importer)
         order = next((k for k, (snap, _) in results.items() if snap == final), None)

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline_tests.conftest import create_database, drop_database
 from user_import_pipeline_tests.importing import Importer
@@ -24,7 +25,7 @@ def quiet_importer(server_url: str, tmp_path: Path) -> Iterator[Importer]:
     """A database of its own with autovacuum off on the two tables, so that only the
     import's own ANALYZE can set their statistics."""
     dsn = create_database(server_url)
-    migrate(dsn)
+    migrate(Database(dsn))
     importer = Importer(dsn=dsn, base_dir=tmp_path)
     with psycopg.connect(dsn) as conn:
         for table in ("users", "addresses"):

@@ -19,7 +19,7 @@ def reference(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     importer = Importer(dsn=dsn, base_dir=tmp_path_factory.mktemp("reference"))
     seed(importer)
     outcome = importer.run(importer.write(SOURCE, USERS))
-    assert outcome.result.success and outcome.job is not None
+    assert outcome.succeeded and outcome.job is not None
     state = job_state(importer, outcome.job["id"])
     c = state["job"]
     # The file really exercises every count (and so can catch one counted twice).

@@ -14,12 +14,14 @@ from psycopg import sql
 
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline_tests import crashing
-from user_import_pipeline_tests.importing import Importer, Outcome
+from user_import_pipeline_tests.importing import DagsterOutcome, Importer
 from user_import_pipeline_tests.merge.support import address
 
 SOURCE = "users.json"
 SEEDED_AT = datetime(2020, 1, 1, tzinfo=UTC)
-CHILD_LEASE_SECONDS = 1
+# Far longer than any test waits: a crashed child's job is taken over because its heartbeat
+# connection is gone, not because its lease ran out.
+CHILD_LEASE_SECONDS = 60
 
 
 def _uuid(n: int) -> str:
@@ -144,19 +146,21 @@ def the_job(importer: Importer) -> dict[str, Any]:
 
 def start_child(
     importer: Importer,
-    instance: dg.DagsterInstance,
+    instance: dg.DagsterInstance | None,
     children: list[crashing.Child],
     at: str,
     *,
     action: str = "kill",
     lease_seconds: int = CHILD_LEASE_SECONDS,
 ) -> crashing.Child:
+    """A child import of SOURCE with a hook at ``at``: a Dagster run on ``instance``, or
+    ``user-import run`` when it is None."""
     child = crashing.start(
         {"source_path": SOURCE},
         dsn=importer.dsn,
         base_dir=importer.base_dir,
         lease_seconds=lease_seconds,
-        instance_dir=instance.root_directory,
+        instance_dir=None if instance is None else instance.root_directory,
         at=at,
         action=action,
         # Small chunks, so that the file (57 rows) reports progress while streaming.
@@ -169,12 +173,14 @@ def start_child(
 def crash(
     importer: Importer, instance: dg.DagsterInstance, children: list[crashing.Child], at: str
 ) -> dict[str, Any]:
-    """Run the import in a child that dies at ``at``; returns its job, lease expired."""
+    """Run the import in a child that dies at ``at``; returns its job, its lease still live."""
     child = start_child(importer, instance, children, at)
     assert child.wait() == -signal.SIGKILL, child.output()
     job = the_job(importer)
     assert job["status"] == "running" and job["attempts"] == 1, job
-    wait_for_lease_expiry(importer, job["id"])
+    assert importer.query(
+        "SELECT 1 FROM import_jobs WHERE id = %s AND lease_expires_at > now()", (job["id"],)
+    ), "the lease must still be live: the resume may not wait for it"
     return job
 
 
@@ -187,14 +193,17 @@ def wait_for_lease_expiry(importer: Importer, job_id: str, timeout: float = 30) 
         time.sleep(0.1)
 
 
-def resume(importer: Importer, job_id: str, instance: dg.DagsterInstance) -> Outcome:
-    return importer.run(job_id=str(job_id), instance=instance)
+def resume(importer: Importer, job_id: str, instance: dg.DagsterInstance) -> DagsterOutcome:
+    return importer.run_dagster(job_id=str(job_id), instance=instance)
 
 
 def assert_like_reference(
-    importer: Importer, outcome: Outcome, reference: dict[str, Any], attempts: int = 2
+    importer: Importer,
+    outcome: DagsterOutcome,
+    reference: dict[str, Any],
+    attempts: int = 2,
 ) -> None:
-    assert outcome.result.success, failure_messages(outcome.result)
+    assert outcome.succeeded, failure_messages(outcome.result)
     assert outcome.job is not None
     assert job_state(importer, outcome.job["id"]) == reference
     assert outcome.job["attempts"] == attempts

@@ -105,18 +105,19 @@ def _replace_while_streaming(importer, monkeypatch, source: str, replace) -> obj
     import waits after its 20,000th item (its progress is written by then) until the file
     has been replaced, so that it is still reading however fast the machine is."""
     importer.lease_seconds = 1  # progress is written every third of a second
+    importer.chunk_size = 20_000
     replaced = threading.Event()
-    pause_staging(monkeypatch, lambda _: replaced.wait(60), every=20_000)
     started = threading.Event()
     watcher = threading.Thread(target=_watch_until_streaming, args=(importer.dsn, started))
     watcher.start()
     result: dict[str, object] = {}
     runner = threading.Thread(target=lambda: result.update(outcome=importer.run(source)))
-    runner.start()
-    assert started.wait(60), "the import never started streaming"
-    replace(importer.base_dir / source)
-    replaced.set()
-    runner.join(300)
+    with pause_staging(lambda: replaced.wait(60)):
+        runner.start()
+        assert started.wait(60), "the import never started streaming"
+        replace(importer.base_dir / source)
+        replaced.set()
+        runner.join(300)
     watcher.join()
     return result["outcome"]
 

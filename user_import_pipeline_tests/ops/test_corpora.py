@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.ingest.validate import RowError, validate_user
 from user_import_pipeline_tests.conftest import create_database, drop_database
@@ -53,7 +54,7 @@ def suite_importer(server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     holds a valid user, so every import - failed or not - must leave the seed untouched."""
     dsn = create_database(server_url)
     try:
-        migrate(dsn)
+        migrate(Database(dsn))
         base = tmp_path_factory.mktemp("json-test-suite")
         for name in SUITE_FILES:
             shutil.copyfile(SUITE / name, base / name)
@@ -96,7 +97,7 @@ def assert_counts_invariant(job: dict[str, Any]) -> None:
 
 
 def assert_clean_failure(outcome: Any, name: str) -> str:
-    assert not outcome.result.success
+    assert not outcome.succeeded
     assert outcome.job is not None
     assert outcome.job["status"] == "failed"
     message = outcome.job["error_message"]
@@ -129,7 +130,7 @@ def test_json_test_suite(suite_importer: Importer, instance: dg.DagsterInstance,
     elif name.startswith("y_"):
         document = document_of(name)
         if isinstance(document, list):
-            assert outcome.result.success, job["error_message"]
+            assert outcome.succeeded, job["error_message"]
             assert job["status"] == "succeeded"
             assert job["progress_processed"] == len(document)
             assert_counts_invariant(job)
@@ -142,7 +143,7 @@ def test_json_test_suite(suite_importer: Importer, instance: dg.DagsterInstance,
     else:
         assert name.startswith("i_")
         if job["status"] == "succeeded":
-            assert outcome.result.success
+            assert outcome.succeeded
             assert_counts_invariant(job)
         else:
             assert_clean_failure(outcome, name)

@@ -20,10 +20,9 @@ import dagster as dg
 import psycopg
 import pytest
 
+from user_import_pipeline import checkpoints
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.ops import guard
-from user_import_pipeline.ops import merge as merge_ops
 from user_import_pipeline_tests import crashing
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import (
@@ -100,7 +99,7 @@ def test_second_run_is_refused_while_the_lease_is_live(seeded, instance, childre
 
     refused = resume(seeded, job["id"], instance)
 
-    assert not refused.result.success
+    assert not refused.succeeded
     assert any(
         f"is being worked on by run {job['lease_owner']}" in message
         for message in failure_messages(refused.result)
@@ -132,7 +131,7 @@ def test_claim_skips_a_job_row_another_claim_has_locked(importer, instance):
         locker.execute("SET idle_in_transaction_session_timeout = '10s'")
         locker.execute("SELECT 1 FROM import_jobs WHERE id = %s FOR UPDATE", (job_id,))
         refused = resume(importer, job_id, instance)
-    assert not refused.result.success
+    assert not refused.succeeded
     assert any("another run holds it" in m for m in failure_messages(refused.result))
     job = the_job(importer)
     assert (job["status"], job["attempts"], job["lease_owner"]) == ("queued", 0, None)
@@ -148,7 +147,7 @@ def test_job_out_of_attempts_is_refused_and_failed(seeded, instance, children):
 
     refused = resume(seeded, job["id"], instance)
 
-    assert not refused.result.success
+    assert not refused.succeeded
     message = f"import job {job['id']} has used all 1 attempts"
     assert any(message in m for m in failure_messages(refused.result))
     now = the_job(seeded)
@@ -160,7 +159,7 @@ def test_job_out_of_attempts_is_refused_and_failed(seeded, instance, children):
 
     # A job that failed on its last attempt keeps its own error message.
     again = resume(seeded, job["id"], instance)
-    assert not again.result.success
+    assert not again.succeeded
     assert the_job(seeded)["error_message"] == message
 
 
@@ -182,14 +181,14 @@ def test_lost_staging_is_restaged_from_the_file(seeded, instance, children, refe
     outcome = resume(seeded, job["id"], instance)
 
     assert_like_reference(seeded, outcome, reference)
-    restaged = [
-        event
+    staged_users = [
+        event.event_specific_data.metadata  # type: ignore[union-attr]
         for event in outcome.result.all_events
-        if event.is_successful_output
-        and event.step_key == "stage_users"
-        and "rows_processed" in event.event_specific_data.metadata  # type: ignore[union-attr]
+        if event.is_successful_output and event.step_key == "stage_users"
     ]
-    assert restaged, "the users must have been staged again from the file"
+    assert [m["already_done"].value for m in staged_users] == [False], (
+        "the users must have been staged again from the file"
+    )
 
 
 # --- the file changed between the crash and the resume ---------------------------------------
@@ -205,7 +204,7 @@ def test_changed_file_is_not_restaged_after_staging_was_lost(seeded, instance, c
 
     outcome = resume(seeded, job["id"], instance)
 
-    assert not outcome.result.success
+    assert not outcome.succeeded
     assert any("the file changed since it was first staged" in m
                for m in failure_messages(outcome.result))  # fmt: skip
     now = the_job(seeded)
@@ -232,11 +231,12 @@ def test_changed_file_does_not_matter_while_staging_survives(seeded, instance, c
 
 
 def terminate_worker_backends(dsn: str) -> int:
-    """pg_terminate_backend on every worker connection of an import (not the lease's)."""
+    """pg_terminate_backend on every worker connection of an import (not the heartbeat's)."""
     with psycopg.connect(dsn, autocommit=True) as admin:
         row = admin.execute(
             "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity"
             " WHERE datname = current_database() AND application_name LIKE 'user-import %'"
+            " AND application_name NOT LIKE 'user-import lease %'"
         ).fetchone()
     return int(row[0]) if row else 0
 
@@ -265,10 +265,9 @@ def test_worker_connection_killed_mid_statement_is_retried(
         if not terminated:
             terminated.append(terminate_worker_backends(seeded.dsn))
 
-    if point == "streaming":
-        monkeypatch.setenv("IMPORT_CHUNK_SIZE", "10")
-    crashing.install_hook(point, terminate_once, patch=monkeypatch.setattr)
-    outcome = seeded.run(SOURCE, instance=instance)
+    seeded.chunk_size = 10
+    with checkpoints.listening(crashing.hook(point, terminate_once)):
+        outcome = seeded.run_dagster(SOURCE, instance=instance)
 
     assert terminated == [1], terminated
     retried = [e for e in outcome.result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
@@ -277,20 +276,17 @@ def test_worker_connection_killed_mid_statement_is_retried(
 
 
 def test_transient_error_after_the_merge_committed_does_not_count_twice(
-    seeded, instance, reference, monkeypatch
+    seeded, instance, reference
 ):
-    original = merge_ops.merge_user_rows
     raised: list[bool] = []
 
-    def merge_then_lose_connection(*args: Any, **kwargs: Any) -> Any:
-        merged = original(*args, **kwargs)
+    def lose_connection() -> None:
         if not raised:
             raised.append(True)
             raise TransientDatabaseError("OperationalError: server closed the connection")
-        return merged
 
-    monkeypatch.setattr(merge_ops, "merge_user_rows", merge_then_lose_connection)
-    outcome = seeded.run(SOURCE, instance=instance)
+    with checkpoints.listening(crashing.hook("users_merged", lose_connection)):
+        outcome = seeded.run_dagster(SOURCE, instance=instance)
 
     assert raised
     merge_outputs = [
@@ -319,26 +315,24 @@ def execute(instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecutionResult:
 
 @pytest.mark.parametrize("from_failure", [True, False], ids=["from-failure", "all-steps"])
 def test_reexecution_resumes_the_job_of_its_root_run(
-    seeded, instance, reference, job_env, monkeypatch, from_failure
+    seeded, instance, reference, job_env, from_failure
 ):
     """Replace_addresses meets a database outage longer than its retries: the job fails
     (users merged, addresses not). Re-executing the run - from the failure, which skips
     claim_import, or all of it - claims the same job again under the new run (attempt 2)
     and finishes it exactly like an uninterrupted import."""
 
-    def database_away(*args: Any, **kwargs: Any) -> Any:
+    def database_away() -> None:
         raise TransientDatabaseError("OperationalError: connection refused")
 
-    with monkeypatch.context() as patch:
-        patch.setattr(guard, "TRANSIENT_RETRIES", 1)
-        patch.setattr(merge_ops, "replace_address_lists", database_away)
+    with checkpoints.listening(crashing.hook("step:delete_changed_addresses", database_away)):
         config = {"ops": {"claim_import": {"config": {"source_path": SOURCE}}}}
         first = execute(instance, run_config=config)
 
     assert not first.success
     job = the_job(seeded)
     assert (job["status"], job["phase"]) == ("failed", "users_merged")
-    assert job["error_message"].startswith("database unavailable after 1 retries")
+    assert job["error_message"].startswith("database unavailable after 3 retries")
 
     options = (
         dg.ReexecutionOptions.from_failure(first.run_id, instance)
@@ -379,7 +373,9 @@ def test_reexecution_from_failure_of_a_killed_run_finishes_the_import(
 def test_run_that_lost_its_lease_cannot_commit(seeded, instance, children, reference):
     """A run frozen past its lease (a long GC pause, a stopped VM) is taken over; when it
     wakes up it must stop without writing anything."""
-    zombie = start_child(seeded, instance, children, "users_staged", action="hold")
+    zombie = start_child(
+        seeded, instance, children, "users_staged", action="hold", lease_seconds=1
+    )
     zombie.wait_reached()
     os.kill(zombie.process.pid, signal.SIGSTOP)
     try:

@@ -239,7 +239,7 @@ def test_file_error_fails_the_import_and_merges_nothing(seeded, case):
 
     outcome = seeded.run(source_path)
 
-    assert not outcome.result.success
+    assert not outcome.succeeded
     assert outcome.job is not None, "the run must record the import it refused"
     assert outcome.job["status"] == "failed"
     message = outcome.job["error_message"]
@@ -268,7 +268,7 @@ def test_a_non_utf8_file_name_fails_cleanly(seeded, name):
         (seeded.base_dir / name).write_bytes(dump(CHANGES))
     before = snapshot(seeded)
     outcome = seeded.run(name)
-    assert not outcome.result.success
+    assert not outcome.succeeded
     assert snapshot(seeded) == before
     assert outcome.job is not None, "no import_jobs row recorded the refused import"
     assert outcome.job["status"] == "failed"
@@ -284,7 +284,7 @@ def test_valid_json_gz_imports_like_the_same_json(importer):
     def imported(source_path: str) -> tuple[dict[str, Any], dict[int, str], dict[str, Any]]:
         importer.reset()
         outcome = importer.run(source_path)
-        assert outcome.result.success
+        assert outcome.succeeded
         assert outcome.job["status"] == "succeeded"
         users = {
             email: {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}

@@ -4,7 +4,7 @@ def test_first_import_then_identical_reimport(importer):
         {"name": "Bob", "email": "bob@example.com", "phone_number": 5551234},
     ]
     first = importer.import_users(users)
-    assert first.result.success
+    assert first.succeeded
     assert first.job["status"] == "succeeded"
     assert first.counts["imported_count"] == 2
     second = importer.import_users(users)

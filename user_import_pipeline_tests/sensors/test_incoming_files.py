@@ -4,13 +4,13 @@ import time
 import dagster as dg
 
 from user_import_pipeline.jobs.import_users import import_users
+from user_import_pipeline.resources import ImportSettingsResource
 from user_import_pipeline.sensors.incoming_files import incoming_files_sensor
-from user_import_pipeline.settings import ImportSettings
 
 
 def _tick(base_dir, cursor):
     context = dg.build_sensor_context(
-        cursor=cursor, resources={"import_settings": ImportSettings(base_dir=str(base_dir))}
+        cursor=cursor, resources={"import_settings": ImportSettingsResource(base_dir=str(base_dir))}
     )
     return incoming_files_sensor(context)
 

@@ -2,10 +2,10 @@ import dagster as dg
 import psycopg
 import pytest
 
-from user_import_pipeline.db.connection import PostgresResource
 from user_import_pipeline.jobs.import_users import import_users
+from user_import_pipeline.resources import PostgresResource
+from user_import_pipeline.runs import run_config, run_tags
 from user_import_pipeline.sensors.reaper import import_jobs_reaper
-from user_import_pipeline.sensors.run_requests import run_config, run_tags
 
 
 @pytest.fixture

@@ -1,6 +1,9 @@
-"""How every launcher asks for an import run: the run config and the tags the queue uses."""
+"""How every launcher (the sensors, the HTTP API, ``submit``) asks Dagster for an import
+run - its config and the tags the queue and the reaper use - and what Dagster says of runs."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
@@ -17,7 +20,7 @@ ACTIVE_STATUSES = [
 ]
 
 
-def run_config(source_path: str | None = None, job_id: str | None = None) -> dict:
+def run_config(source_path: str | None = None, job_id: str | None = None) -> dict[str, Any]:
     config = {"source_path": source_path, "job_id": job_id}
     return {"ops": {"claim_import": {"config": {k: v for k, v in config.items() if v}}}}
 
@@ -39,9 +42,3 @@ def has_active_run(instance: dg.DagsterInstance, job_id: str, source_path: str) 
         )
         for tags in ({JOB_TAG: job_id}, {FILE_TAG: source_path})
     )
-
-
-def run_is_finished(instance: dg.DagsterInstance, run_id: str) -> bool:
-    """True when this instance knows the run and it has ended (so its lease is dead)."""
-    run = instance.get_run_by_id(run_id)
-    return run is not None and run.is_finished

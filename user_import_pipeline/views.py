@@ -1,4 +1,4 @@
-"""An import job and a user as the API (and ``user-import status``) show them."""
+"""An import job and a user as the HTTP API and ``user-import status`` show them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg.rows import dict_row
-
-from user_import_pipeline.db.sqlfiles import statement
+from user_import_pipeline.db.client import Session
 
 # Row errors shown with a job; the rest stay in import_job_errors.
 ERRORS_SHOWN = 20
@@ -24,27 +21,23 @@ def parse_uuid(text: str) -> str | None:
     return text.lower() if _UUID.fullmatch(text) else None
 
 
-def read_job_report(conn: psycopg.Connection, job_id: str) -> dict[str, Any] | None:
+def read_job_report(session: Session, job_id: str) -> dict[str, Any] | None:
     """The job's row with its first ``ERRORS_SHOWN`` row errors under ``errors``."""
-    with conn.cursor(row_factory=dict_row) as cursor:
-        job = cursor.execute(statement("read_import_job_report"), {"job_id": job_id}).fetchone()
-        if job is None:
-            return None
-        errors = cursor.execute(
-            statement("list_import_job_errors"), {"job_id": job_id, "limit": ERRORS_SHOWN}
-        ).fetchall()
+    job = session.execute("read_import_job_report", {"job_id": job_id}).dict()
+    if job is None:
+        return None
+    errors = session.execute(
+        "list_import_job_errors", {"job_id": job_id, "limit": ERRORS_SHOWN}
+    ).dicts()
     return {**job, "errors": errors}
 
 
-def read_user(conn: psycopg.Connection, user_id: str) -> dict[str, Any] | None:
+def read_user(session: Session, user_id: str) -> dict[str, Any] | None:
     """The user's row with its addresses in order under ``addresses``."""
-    with conn.cursor(row_factory=dict_row) as cursor:
-        user = cursor.execute(statement("read_user"), {"user_id": user_id}).fetchone()
-        if user is None:
-            return None
-        addresses = cursor.execute(
-            statement("list_user_addresses"), {"user_id": user_id}
-        ).fetchall()
+    user = session.execute("read_user", {"user_id": user_id}).dict()
+    if user is None:
+        return None
+    addresses = session.execute("list_user_addresses", {"user_id": user_id}).dicts()
     return {**user, "addresses": addresses}
 
 

@@ -1,0 +1,7 @@
+-- The latest import of the file that a run started and did not finish: a new run of the
+-- file takes it over (or is refused, while its run is alive) rather than start another.
+SELECT id
+FROM import_jobs
+WHERE source_path = %(source_path)s AND status = 'running'
+ORDER BY created_at DESC
+LIMIT 1

@@ -1,0 +1,1 @@
+"""Schema migrations, applied in the order of their numbers (db/migrate.py)."""

@@ -1,2 +1,0 @@
-DROP TABLE IF EXISTS {stg_users};
-CREATE UNLOGGED TABLE {stg_users} (LIKE stg_users INCLUDING ALL)
