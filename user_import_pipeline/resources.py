@@ -8,6 +8,8 @@ unset fall back to the environment at run time (user_import_pipeline/settings.py
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
@@ -47,9 +49,7 @@ class ImportSettingsResource(dg.ConfigurableResource):
     def resolve(self) -> settings.ImportSettings:
         from_env = settings.import_settings()
         return settings.ImportSettings(
-            base_dir=settings.base_dir({"IMPORT_BASE_DIR": self.base_dir})
-            if self.base_dir
-            else from_env.base_dir,
+            base_dir=Path(self.base_dir).resolve() if self.base_dir else from_env.base_dir,
             lease_seconds=self.lease_seconds or from_env.lease_seconds,
             chunk_size=self.chunk_size or from_env.chunk_size,
         )

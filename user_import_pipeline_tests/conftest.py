@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,6 +21,7 @@ from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline_tests.importing import Importer
+from user_import_pipeline_tests.ops.resuming import SOURCE, USERS, job_state, seed
 
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 
@@ -27,7 +29,7 @@ os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 def _with_database(url: str, database: str) -> str:
     params = conninfo.conninfo_to_dict(url)
     params["dbname"] = database
-    return conninfo.make_conninfo(**params)
+    return conninfo.make_conninfo("", **params)
 
 
 @pytest.fixture(scope="session")
@@ -56,12 +58,11 @@ def create_database(server_url: str) -> str:
 def drop_database(server_url: str, dsn: str) -> None:
     """Drop the database, and the Dagster storage ``user-import`` made beside it if any."""
     name = conninfo.conninfo_to_dict(dsn)["dbname"]
+    assert isinstance(name, str)
     with psycopg.connect(server_url, autocommit=True) as conn:
         for database in (name, f"{name}_dagster"):
             conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(database)
-                )
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
 
 
@@ -87,3 +88,27 @@ def importer(dsn: str, tmp_path: Path) -> Iterator[Importer]:
     importer = Importer(dsn=dsn, base_dir=tmp_path)
     importer.reset()
     yield importer
+
+
+@pytest.fixture(scope="module")
+def reference(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """An uninterrupted import of USERS into the SEED state."""
+    importer = Importer(dsn=dsn, base_dir=tmp_path_factory.mktemp("reference"))
+    seed(importer)
+    outcome = importer.run(importer.write(SOURCE, USERS))
+    assert outcome.succeeded and outcome.job is not None
+    state = job_state(importer, outcome.job["id"])
+    c = state["job"]
+    # The file really exercises every count (and so can catch one counted twice).
+    assert (c["imported_count"], c["updated_count"], c["unchanged_count"]) == (23, 13, 12)
+    assert (c["skipped_count"], c["failed_count"]) == (5, 4)
+    assert state["staging_tables"] == []
+    return state
+
+
+@pytest.fixture
+def seeded(importer: Importer) -> Importer:
+    """The SEED state, and the file USERS written (ops/resuming.py)."""
+    seed(importer)
+    importer.write(SOURCE, USERS)
+    return importer

@@ -42,7 +42,7 @@ CREATE TABLE import_job_errors (
     row_index  bigint NOT NULL,
     code       text NOT NULL,
     message    text NOT NULL,
-    -- An earlier row for the same identity: skipped, but not an error (SPEC §4).
+    -- An earlier row for the same identity: skipped, but not an error (CONTRACT §4).
     superseded boolean NOT NULL DEFAULT false,
     phase      text NOT NULL CHECK (phase IN ('stage', 'merge')),
     created_at timestamptz NOT NULL DEFAULT now(),

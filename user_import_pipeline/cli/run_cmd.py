@@ -49,6 +49,11 @@ def _summary_of_run(database: Database, result: dg.ExecuteInProcessResult) -> di
         return jobs.summary(job)
     # The run failed before it could claim a job (e.g. the job was refused).
     failure = next((e for e in result.all_events if e.is_step_failure), None)
-    error = failure.step_failure_data.error if failure else None
-    message = error.message if error else "the run failed"
+    message = "the run failed"
+    if failure is not None:
+        data = failure.step_failure_data
+        if data.user_failure_data is not None and data.user_failure_data.description:
+            message = data.user_failure_data.description
+        elif data.error is not None:
+            message = data.error.message
     return {"job_id": None, "status": "failed", "error_message": message.strip()}

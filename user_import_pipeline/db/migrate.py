@@ -10,6 +10,12 @@ from user_import_pipeline.db.client import Database, Session
 from user_import_pipeline.db.locks import AdvisoryLock
 from user_import_pipeline.db.sqlfiles import sql_root
 
+# Checksums of earlier versions of a migration file whose changes since were to its comments
+# only: a database that applied such a version is up to date, and its record is updated.
+_COMMENT_ONLY_CHANGES = {
+    "0002_import_jobs": {"d2fc8efcfa47e51833cd5f944b74c8876786119daf7f42a8899a4e6e404a825d"},
+}
+
 
 def migrations_folder() -> Traversable:
     return sql_root().joinpath("migrations")
@@ -52,10 +58,7 @@ def migrate(database: Database, folder: Traversable | None = None) -> list[str]:
             done = dict(session.execute("list_applied_migrations").rows)
             for migration in available(folder):
                 if migration.version in done:
-                    if done[migration.version] != migration.checksum:
-                        raise RuntimeError(
-                            f"migration {migration.version} changed after it was applied"
-                        )
+                    _check_unchanged(session, migration, done[migration.version])
                     continue
                 _apply(session, migration)
                 applied_now.append(migration.version)
@@ -71,6 +74,17 @@ def pending(database: Database) -> list[str]:
             return [migration.version for migration in available()]
         done = dict(session.execute("list_applied_migrations").rows)
     return [migration.version for migration in available() if migration.version not in done]
+
+
+def _check_unchanged(session: Session, migration: Migration, recorded: str) -> None:
+    if recorded == migration.checksum:
+        return
+    if recorded not in _COMMENT_ONLY_CHANGES.get(migration.version, set()):
+        raise RuntimeError(f"migration {migration.version} changed after it was applied")
+    session.execute(
+        "update_migration_checksum",
+        {"version": migration.version, "checksum": migration.checksum},
+    )
 
 
 def _apply(session: Session, migration: Migration) -> None:

@@ -204,8 +204,18 @@ def _busy(source_path: str, job_id: object, owner: str) -> ClaimRefused:
 
 
 def run_is_alive(session: Session, run_id: str) -> bool:
-    """True when the run's heartbeat connection is open (lifecycle/lease.py)."""
-    return bool(session.execute("run_is_alive", {"heartbeat": heartbeat_name(run_id)}).scalar())
+    """True when the run's heartbeat connection is open (lifecycle/lease.py) and stays open
+    for ``ALIVE_CONFIRM_SECONDS``: the backend of a process that died a moment ago needs a
+    few milliseconds to see its client gone, and a re-run right after a crash must not be
+    refused for that."""
+    deadline = time.monotonic() + ALIVE_CONFIRM_SECONDS
+    while True:
+        session.execute("clear_stats_snapshot")
+        if not session.execute("run_is_alive", {"heartbeat": heartbeat_name(run_id)}).scalar():
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(0.05)
 
 
 def _start_attempt(

@@ -1,4 +1,5 @@
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -30,7 +31,7 @@ def _recorded(dsn: str) -> list[str]:
         return [version for (version,) in rows]
 
 
-def test_fresh_database_gets_every_migration_in_order(server_url):
+def test_fresh_database_gets_every_migration_in_order(server_url: str) -> None:
     dsn = create_database(server_url)
     try:
         applied = migrate(Database(dsn))
@@ -42,13 +43,13 @@ def test_fresh_database_gets_every_migration_in_order(server_url):
         drop_database(server_url, dsn)
 
 
-def test_second_run_is_a_no_op(dsn):
+def test_second_run_is_a_no_op(dsn: str) -> None:
     before = _recorded(dsn)
     assert migrate(Database(dsn)) == []
     assert _recorded(dsn) == before
 
 
-def test_two_processes_at_once_leave_one_correct_schema(server_url):
+def test_two_processes_at_once_leave_one_correct_schema(server_url: str) -> None:
     dsn = create_database(server_url)
     results: list[list[str]] = []
     errors: list[BaseException] = []
@@ -75,7 +76,7 @@ def test_two_processes_at_once_leave_one_correct_schema(server_url):
         drop_database(server_url, dsn)
 
 
-def test_changed_applied_migration_is_refused(server_url, tmp_path):
+def test_changed_applied_migration_is_refused(server_url: str, tmp_path: Path) -> None:
     dsn = create_database(server_url)
     try:
         (tmp_path / "0001_t.sql").write_text("CREATE TABLE t (a int);")
@@ -85,3 +86,18 @@ def test_changed_applied_migration_is_refused(server_url, tmp_path):
             migrate(Database(dsn), tmp_path)
     finally:
         drop_database(server_url, dsn)
+
+
+def test_a_migration_applied_before_a_comment_only_change_is_accepted(dsn: str) -> None:
+    """0002 once cited the contract under another name; a database that applied that
+    version is up to date, and its record now holds the current checksum."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE schema_migrations SET checksum = %s WHERE version = '0002_import_jobs'",
+            ("d2fc8efcfa47e51833cd5f944b74c8876786119daf7f42a8899a4e6e404a825d",),
+        )
+    assert migrate(Database(dsn)) == []
+    current = {m.version: m.checksum for m in available()}
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT version, checksum FROM schema_migrations").fetchall()
+    assert dict(rows) == current

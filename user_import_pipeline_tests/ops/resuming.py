@@ -40,7 +40,7 @@ SEED = [
       for n in range(20)],
 ]  # fmt: skip
 
-# The file: every kind of outcome of SPEC §3/§4, so a resume that counts or applies
+# The file: every kind of outcome of CONTRACT §3/§4, so a resume that counts or applies
 # anything twice, or forgets anything, shows up in the counts, the errors or the data.
 USERS: list[Any] = [
     {"id": "ext-1", "name": "Ann B", "email": "ann@example.com",  # row changed: updated

@@ -1,4 +1,4 @@
-"""Crashes, lost staging, lost leases and retries of ``import_users`` (SPEC §4, §6, §8).
+"""Crashes, lost staging, lost leases and retries of ``import_users`` (CONTRACT §4, §6.5, §8).
 
 Faults are real: a crash is a child run that SIGKILLs itself right after a phase committed
 (or in the middle of a merge transaction, see ``user_import_pipeline_tests.crashing``); lost
@@ -62,8 +62,13 @@ pytestmark = pytest.mark.faults
     ],
 )
 def test_killed_run_is_resumed_from_its_phase_exactly_once(
-    seeded, instance, children, reference, at, phase_left
-):
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+    at: str,
+    phase_left: str,
+) -> None:
     before = data(seeded)
     job = crash(seeded, instance, children, at)
 
@@ -87,7 +92,12 @@ def test_killed_run_is_resumed_from_its_phase_exactly_once(
 
 
 @pytest.mark.slow
-def test_second_run_is_refused_while_the_lease_is_live(seeded, instance, children, reference):
+def test_second_run_is_refused_while_the_lease_is_live(
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+) -> None:
     holder = start_child(
         seeded, instance, children, "users_merged", action="hold", lease_seconds=60
     )
@@ -119,11 +129,15 @@ def test_second_run_is_refused_while_the_lease_is_live(seeded, instance, childre
     assert the_job(seeded)["attempts"] == 1
 
 
-def test_claim_skips_a_job_row_another_claim_has_locked(importer, instance):
+def test_claim_skips_a_job_row_another_claim_has_locked(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     with psycopg.connect(importer.dsn) as conn:
-        job_id = conn.execute(
+        row = conn.execute(
             "INSERT INTO import_jobs (source_path) VALUES (%s) RETURNING id", (SOURCE,)
-        ).fetchone()[0]
+        ).fetchone()
+    assert row is not None
+    job_id = row[0]
     importer.write(SOURCE, USERS)
     with psycopg.connect(importer.dsn) as locker:
         # A claim that waited for the lock instead of skipping would wait for this test
@@ -139,7 +153,9 @@ def test_claim_skips_a_job_row_another_claim_has_locked(importer, instance):
 
 
 @pytest.mark.slow
-def test_job_out_of_attempts_is_refused_and_failed(seeded, instance, children):
+def test_job_out_of_attempts_is_refused_and_failed(
+    seeded: Importer, instance: dg.DagsterInstance, children: list[crashing.Child]
+) -> None:
     job = crash(seeded, instance, children, "users_merged")
     with psycopg.connect(seeded.dsn) as conn:
         conn.execute("UPDATE import_jobs SET max_attempts = attempts WHERE id = %s", (job["id"],))
@@ -152,7 +168,7 @@ def test_job_out_of_attempts_is_refused_and_failed(seeded, instance, children):
     assert any(message in m for m in failure_messages(refused.result))
     now = the_job(seeded)
     assert now["attempts"] == 1 and now["phase"] == "users_merged"
-    # SPEC §6: retried until max_attempts, then failed - not left running forever.
+    # CONTRACT §6.5: retried until max_attempts, then failed - not left running forever.
     assert (now["status"], now["error_message"], now["lease_owner"]) == ("failed", message, None)
     assert staging_tables(seeded, job["id"]) == []
     assert data(seeded) == data_after_crash
@@ -174,7 +190,14 @@ def test_job_out_of_attempts_is_refused_and_failed(seeded, instance, children):
         pytest.param("users_merged", ["users", "addresses"], id="all-lost-after-users_merged"),
     ],
 )
-def test_lost_staging_is_restaged_from_the_file(seeded, instance, children, reference, at, lost):
+def test_lost_staging_is_restaged_from_the_file(
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+    at: str,
+    lost: list[str],
+) -> None:
     job = crash(seeded, instance, children, at)
     lose_staging(seeded, job["id"], lost)
 
@@ -195,7 +218,9 @@ def test_lost_staging_is_restaged_from_the_file(seeded, instance, children, refe
 
 
 @pytest.mark.slow
-def test_changed_file_is_not_restaged_after_staging_was_lost(seeded, instance, children):
+def test_changed_file_is_not_restaged_after_staging_was_lost(
+    seeded: Importer, instance: dg.DagsterInstance, children: list[crashing.Child]
+) -> None:
     job = crash(seeded, instance, children, "users_merged")
     seeded.write(SOURCE, CHANGED_USERS)
     lose_staging(seeded, job["id"], ["users", "addresses"])
@@ -216,7 +241,12 @@ def test_changed_file_is_not_restaged_after_staging_was_lost(seeded, instance, c
 
 
 @pytest.mark.slow
-def test_changed_file_does_not_matter_while_staging_survives(seeded, instance, children, reference):
+def test_changed_file_does_not_matter_while_staging_survives(
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+) -> None:
     """The import goes on with the bytes it staged before the crash: finishing them keeps
     the import whole (its users are merged already), and they are what it was started on."""
     job = crash(seeded, instance, children, "users_merged")
@@ -254,8 +284,13 @@ def terminate_worker_backends(dsn: str) -> int:
     ],
 )
 def test_worker_connection_killed_mid_statement_is_retried(
-    seeded, instance, reference, monkeypatch, op, point
-):
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    reference: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    op: str,
+    point: str,
+) -> None:
     """The worker's backend is terminated between two statements of the op's transaction
     (for staging: between two COPY chunks), so the next one meets a dead connection: a
     transient error."""
@@ -276,8 +311,8 @@ def test_worker_connection_killed_mid_statement_is_retried(
 
 
 def test_transient_error_after_the_merge_committed_does_not_count_twice(
-    seeded, instance, reference
-):
+    seeded: Importer, instance: dg.DagsterInstance, reference: dict[str, Any]
+) -> None:
     raised: list[bool] = []
 
     def lose_connection() -> None:
@@ -315,8 +350,12 @@ def execute(instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecutionResult:
 
 @pytest.mark.parametrize("from_failure", [True, False], ids=["from-failure", "all-steps"])
 def test_reexecution_resumes_the_job_of_its_root_run(
-    seeded, instance, reference, job_env, from_failure
-):
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    reference: dict[str, Any],
+    job_env: None,
+    from_failure: bool,
+) -> None:
     """Replace_addresses meets a database outage longer than its retries: the job fails
     (users merged, addresses not). Re-executing the run - from the failure, which skips
     claim_import, or all of it - claims the same job again under the new run (attempt 2)
@@ -341,7 +380,8 @@ def test_reexecution_resumes_the_job_of_its_root_run(
     )
     again = execute(instance, reexecution_options=options)
     assert again.success, failure_messages(again)
-    assert instance.get_run_by_id(again.run_id).root_run_id == first.run_id
+    rerun = instance.get_run_by_id(again.run_id)
+    assert rerun is not None and rerun.root_run_id == first.run_id
     finished = the_job(seeded)
     assert finished["id"] == job["id"]
     assert finished["dagster_run_id"] == again.run_id
@@ -351,11 +391,16 @@ def test_reexecution_resumes_the_job_of_its_root_run(
 
 @pytest.mark.slow
 def test_reexecution_from_failure_of_a_killed_run_finishes_the_import(
-    seeded, instance, children, reference, job_env
-):
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+    job_env: None,
+) -> None:
     """What Dagster's run retries do after a run worker died (its run marked failed)."""
     job = crash(seeded, instance, children, "users_merged")
     killed = instance.get_run_by_id(job["dagster_run_id"])
+    assert killed is not None
     instance.report_run_failed(killed)
 
     retry = execute(
@@ -370,12 +415,15 @@ def test_reexecution_from_failure_of_a_killed_run_finishes_the_import(
 
 
 @pytest.mark.slow
-def test_run_that_lost_its_lease_cannot_commit(seeded, instance, children, reference):
+def test_run_that_lost_its_lease_cannot_commit(
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+) -> None:
     """A run frozen past its lease (a long GC pause, a stopped VM) is taken over; when it
     wakes up it must stop without writing anything."""
-    zombie = start_child(
-        seeded, instance, children, "users_staged", action="hold", lease_seconds=1
-    )
+    zombie = start_child(seeded, instance, children, "users_staged", action="hold", lease_seconds=1)
     zombie.wait_reached()
     os.kill(zombie.process.pid, signal.SIGSTOP)
     try:
