@@ -1,8 +1,49 @@
-FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 DAGSTER_DISABLE_TELEMETRY=1 DAGSTER_HOME=/app
-WORKDIR /app
-COPY pyproject.toml README.md ./
+# The code location as an image: the project installed from its built wheel (the SQL ships
+# inside it as the package user_import_pipeline.sql), run as a non-root user, with /app
+# holding dagster.yaml and workspace.yaml and serving as DAGSTER_HOME. docker-compose.yml
+# runs `user-import migrate`, `dagster-webserver`, `dagster-daemon` and `user-import api`.
+
+# --- Build stage: the dependency list and the wheel. ---
+FROM python:3.11-slim AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+WORKDIR /src
+COPY pyproject.toml ./
+# [project].dependencies, one a line. The image installs them from this file, so that layer
+# is rebuilt when the list changes, not when the code or other settings change.
+RUN python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")' > /requirements.txt
+# README.md is the package's readme (pyproject.toml): the build reads it.
+COPY README.md ./
 COPY user_import_pipeline ./user_import_pipeline
 COPY sql ./sql
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+# --- The image. ---
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 \
+    DAGSTER_DISABLE_TELEMETRY=1 \
+    DAGSTER_HOME=/app \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# The dependencies first: this layer is reused as long as the list above is the same.
+COPY --from=build /requirements.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+
+# The project itself, not editable and without dependencies (all installed above);
+# `pip check` fails the build if the wheel requires something that layer did not install.
+COPY --from=build /wheels/ /tmp/wheels/
+RUN pip install --no-deps /tmp/wheels/*.whl && rm -r /tmp/wheels && pip check
+
+# A non-root user whose home is /app. Dagster's processes write under DAGSTER_HOME (compute
+# logs, run queue files), so /app belongs to that user; the configuration stays root's.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app
+WORKDIR /app
 COPY dagster.yaml workspace.yaml ./
-RUN pip install --no-cache-dir -e .
+RUN chown app:app /app
+USER 10001:10001
+
+# The HTTP API (`user-import api`) and the Dagster webserver; compose sets each command.
+EXPOSE 8080 3000
+CMD ["user-import", "--help"]
