@@ -1,5 +1,5 @@
 -- The users of address_targets whose staged list differs from the stored one, compared
--- position by position on the five fields (SPEC §3.5); an identical list is left alone.
+-- position by position on the five fields (CONTRACT §3.5); an identical list is left alone.
 CREATE TEMP TABLE changed_address_lists ON COMMIT DROP AS
 SELECT DISTINCT coalesce(staged.user_id, stored.user_id) AS user_id
 FROM (

@@ -1,9 +1,9 @@
 -- The whole plan of a user merge in one pass over the staged rows (each later UPDATE of a
 -- million-row temp table would rewrite all of it):
 --
--- 1. Duplicates within the file (SPEC §3.1): the last row of an identity wins; among
+-- 1. Duplicates within the file (CONTRACT §3.1): the last row of an identity wins; among
 --    those winners, the last row of an email wins.
--- 2. Matching (SPEC §3.2-3.3): by external id; else, for a UUID external id, by user id
+-- 2. Matching (CONTRACT §3.2-3.3): by external id; else, for a UUID external id, by user id
 --    (only a user without an external id, or one whose external id is another spelling
 --    of that id, may be taken); else by email (a row with an external id may only adopt
 --    a user without one); else a new user. A matched user may not take an email that

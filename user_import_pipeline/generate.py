@@ -1,4 +1,4 @@
-"""Synthetic user files in the SPEC §2 input format, for demos, tests and load tests.
+"""Synthetic user files in the CONTRACT §2 input format, for demos, tests and load tests.
 
 Users are generated one at a time and written through a small buffer, so memory stays
 constant at any count. Output is a pure function of ``(count, seed, invalid_rate)``:
@@ -63,7 +63,7 @@ INVALID_KINDS = (
     "duplicate_in_file",
 )
 
-# The extensions the importer accepts (SPEC §6).
+# The extensions the importer accepts (CONTRACT §6.1).
 OUTPUT_SUFFIXES = (".json", ".json.gz")
 
 _FLUSH_CHARS = 1 << 20
@@ -236,7 +236,7 @@ class _UserFactory:
             return 1_000_000 + index
         if r < 0.90:
             return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        # No external id, in each of the forms SPEC §2 allows.
+        # No external id, in each of the forms CONTRACT §2 allows.
         return self._pick((_ABSENT, _ABSENT, _ABSENT, None, ""))
 
     def _user(self, index: int, ext_id: Any) -> dict[str, Any]:

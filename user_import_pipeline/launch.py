@@ -2,7 +2,7 @@
 
 The row comes first, so an import is never lost: when the Dagster webserver cannot be
 reached (or refuses the request) the job simply stays ``queued`` and the
-``import_jobs_reaper`` sensor launches it once Dagster is back (SPEC §6).
+``import_jobs_reaper`` sensor launches it once Dagster is back (CONTRACT §6.5).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Public test inputs nobody here wrote (a read-only copy of the shared corpora; each
+"""Public test inputs nobody here wrote (read-only copies in fixtures/corpora/; each
 folder keeps its upstream license): JSONTestSuite, the big list of naughty strings and
 two sets of e-mail address vectors. See fixtures/corpora/README.md."""
 

@@ -40,7 +40,7 @@ BOUND_LINES = (
 
 
 @pytest.mark.slow
-def test_benchmark_smoke_runs_and_prints_every_row(server_url, tmp_path):
+def test_benchmark_smoke_runs_and_prints_every_row(server_url: str, tmp_path: Path) -> None:
     # The benchmark makes and drops its own databases on the server it is given.
     env = {
         key: value

@@ -1,2 +1,2 @@
-"""The HTTP API of the Go service this project replaces (SPEC §6): queue an import, read a
+"""The HTTP API of the Go service this project replaces (CONTRACT §6.4): queue an import, read a
 job, read a user, health check. ``create_app`` in ``app.py`` builds it."""

@@ -1,4 +1,4 @@
-"""``user-import api``: the HTTP API (SPEC §6) served by uvicorn."""
+"""``user-import api``: the HTTP API (CONTRACT §6.4) served by uvicorn."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``user-import generate``: write a synthetic users file (SPEC §2) for demos and load tests."""
+"""``user-import generate``: write a synthetic users file (CONTRACT §2) for demos and load tests."""
 
 import time
 from pathlib import Path

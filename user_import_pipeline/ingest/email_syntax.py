@@ -1,4 +1,4 @@
-"""The WHATWG HTML "valid e-mail address" syntax (SPEC §2), as a precompiled check."""
+"""The WHATWG HTML "valid e-mail address" syntax (CONTRACT §2), as a precompiled check."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ deeper than ``MAX_DEPTH`` before anything deeper is built, and keeps only what v
 reads (``_build_items``). Both parsers see the same bytes through ``_Counting``, which
 refuses values longer than ``MAX_VALUE_BYTES`` or ``sys.get_int_max_str_digits()`` digits
 while reading. An item either parser yields validates the same way (validate.py reads only
-the keys the careful parser keeps), so memory stays bounded for every input (SPEC §2).
+the keys the careful parser keeps), so memory stays bounded for every input (CONTRACT §2).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from user_import_pipeline.ingest.validate import (
 
 MAX_DEPTH = 64
 # yajl holds a whole string in memory before handing it over: longer runs between two
-# quotes are refused while reading. Far above every field limit (SPEC §2), so it binds
+# quotes are refused while reading. Far above every field limit (CONTRACT §2), so it binds
 # only values of ignored keys.
 MAX_VALUE_BYTES = 8 * 1024 * 1024
 # A kept string longer than this is beyond every field limit even after trimming.

@@ -1,7 +1,7 @@
-"""Validation of one parsed JSON user object into a normalized row (SPEC §2, §2.1).
+"""Validation of one parsed JSON user object into a normalized row (CONTRACT §2, §2.1).
 
 Pure and per-row: no I/O, no regex compiled per call. A problem raises `RowError` with one of
-the row error codes of SPEC §2.1; the first failing field wins, in the order id, name, email,
+the row error codes of CONTRACT §2.1; the first failing field wins, in the order id, name, email,
 phone_number, addresses.
 
 Two paths, one set of rules: `_well_formed` accepts the common row (every field of its usual
@@ -51,7 +51,7 @@ ADDRESS_FIELDS: tuple[tuple[str, int, bool], ...] = (
 )
 USER_KEYS = frozenset({"id", "name", "email", "phone_number", "addresses"})
 ADDRESS_KEYS = frozenset(key for key, _, _ in ADDRESS_FIELDS)
-# SPEC §2 sets no count; a cap keeps one user's row, and so the importer's memory, bounded.
+# The limit of CONTRACT §2: a cap keeps one user's row, and so the importer's memory, bounded.
 MAX_ADDRESSES = 1000
 
 _ECHO_LIMIT = 40
@@ -116,7 +116,7 @@ _new = tuple.__new__
 
 
 class RowError(Exception):
-    """A row-level rejection (SPEC §2.1): a machine-readable `code` and a human `message`."""
+    """A row-level rejection (CONTRACT §2.1): a machine-readable `code` and a human `message`."""
 
     def __init__(self, code: str, message: str) -> None:
         # Both go to args so the exception survives pickling across processes.

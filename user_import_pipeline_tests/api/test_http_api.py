@@ -1,5 +1,5 @@
 """The HTTP API over real sockets (uvicorn in a thread; httpx is not installed) on a real
-PostgreSQL, with Dagster unreachable: every status code and body shape of SPEC §6."""
+PostgreSQL, with Dagster unreachable: every status code and body shape of CONTRACT §6.4."""
 
 from __future__ import annotations
 
@@ -19,14 +19,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, NoReturn
 from urllib.parse import quote
 
 import psycopg
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from user_import_pipeline.api import imports, users
 from user_import_pipeline.api.app import create_app
+from user_import_pipeline.db.client import Session
+from user_import_pipeline_tests.importing import Importer
 
 pytestmark = pytest.mark.faults
 
@@ -42,7 +46,7 @@ class Reply:
     body: bytes
 
     @property
-    def json(self):
+    def json(self) -> Any:
         return json.loads(self.body)
 
     @property
@@ -55,7 +59,13 @@ class Api:
     host: str
     port: int
 
-    def call(self, method: str, path: str, body: bytes | None = None, headers=None) -> Reply:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -66,7 +76,7 @@ class Api:
         finally:
             conn.close()
 
-    def post_json(self, payload, content_type: str = "application/json") -> Reply:
+    def post_json(self, payload: object, content_type: str = "application/json") -> Reply:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         return self.call("POST", "/api/v1/imports/users", body, {"Content-Type": content_type})
 
@@ -75,7 +85,7 @@ class Api:
 
 
 @contextmanager
-def serve(app) -> Iterator[Api]:
+def serve(app: Starlette) -> Iterator[Api]:
     """Run ``app`` with uvicorn on a free loopback port until the block ends."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -96,7 +106,7 @@ def serve(app) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def base_dir(tmp_path_factory) -> Path:
+def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("api")
     base = root / "base"
     base.mkdir()
@@ -114,13 +124,13 @@ def base_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def api(dsn, base_dir) -> Iterator[Api]:
+def api(dsn: str, base_dir: Path) -> Iterator[Api]:
     with serve(create_app(dsn, base_dir, dagster_url=UNREACHABLE_DAGSTER)) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
-def api_without_database(base_dir) -> Iterator[Api]:
+def api_without_database(base_dir: Path) -> Iterator[Api]:
     with closed_port() as port:
         dsn = f"postgresql://postgres@127.0.0.1:{port}/nothing"
         with serve(create_app(dsn, base_dir, dagster_url=UNREACHABLE_DAGSTER)) as running:
@@ -135,21 +145,23 @@ def closed_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def _jobs(dsn) -> list[tuple]:
+def _jobs(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
             "SELECT id::text, source_path, status, dagster_run_id FROM import_jobs"
         ).fetchall()
 
 
-def _job_count(dsn) -> int:
+def _job_count(dsn: str) -> int:
     return len(_jobs(dsn))
 
 
 # --- POST /api/v1/imports/users ------------------------------------------------------------
 
 
-def test_post_queues_a_job_and_answers_202_with_its_id(api, dsn, caplog):
+def test_post_queues_a_job_and_answers_202_with_its_id(
+    api: Api, dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
     before = {row[0] for row in _jobs(dsn)}
     with caplog.at_level(logging.WARNING, logger="user_import_pipeline.launch"):
         reply = api.post_json({"source_path": "users.json"})
@@ -172,14 +184,16 @@ def test_post_queues_a_job_and_answers_202_with_its_id(api, dsn, caplog):
         pytest.param("nested/more.json.gz", "nested/more.json.gz", id="gzip-in-subfolder"),
     ],
 )
-def test_post_stores_the_normalized_source_path(api, dsn, source_path, stored):
+def test_post_stores_the_normalized_source_path(
+    api: Api, dsn: str, source_path: str, stored: str
+) -> None:
     reply = api.post_json({"source_path": source_path})
     assert reply.status == 202, reply.body
     job_id = reply.json["data"]["job_id"]
     assert {row[0]: row[1] for row in _jobs(dsn)}[job_id] == stored
 
 
-def test_post_accepts_a_json_content_type_with_charset_and_extra_keys(api):
+def test_post_accepts_a_json_content_type_with_charset_and_extra_keys(api: Api) -> None:
     body = json.dumps({"source_path": "users.json", "priority": 3}).encode()
     reply = api.post_json(body, content_type="Application/JSON; charset=utf-8")
     assert reply.status == 202, reply.body
@@ -215,7 +229,9 @@ def _nested(depth: int) -> bytes:
         ),
     ],
 )
-def test_post_bad_body_is_400_bad_request_and_queues_nothing(api, dsn, body, content_type):
+def test_post_bad_body_is_400_bad_request_and_queues_nothing(
+    api: Api, dsn: str, body: bytes, content_type: str
+) -> None:
     before = _job_count(dsn)
     headers = {"Content-Type": content_type} if content_type else {}
     reply = api.call("POST", "/api/v1/imports/users", body, headers)
@@ -246,8 +262,8 @@ def test_post_bad_body_is_400_bad_request_and_queues_nothing(api, dsn, body, con
     ],
 )
 def test_post_refused_path_is_400_invalid_source_and_queues_nothing(
-    api, dsn, base_dir, source_path
-):
+    api: Api, dsn: str, base_dir: Path, source_path: str
+) -> None:
     if source_path == "ABSOLUTE_OUTSIDE":
         source_path = str(base_dir.parent / "outside.json")
     before = _job_count(dsn)
@@ -261,12 +277,12 @@ def test_post_refused_path_is_400_invalid_source_and_queues_nothing(
     assert _job_count(dsn) == before
 
 
-def test_post_absolute_path_inside_the_base_dir_is_accepted(api, base_dir):
+def test_post_absolute_path_inside_the_base_dir_is_accepted(api: Api, base_dir: Path) -> None:
     reply = api.post_json({"source_path": str(base_dir / "users.json")})
     assert reply.status == 202, reply.body
 
 
-def test_post_body_of_exactly_64_kib_is_accepted_one_byte_more_is_413(api):
+def test_post_body_of_exactly_64_kib_is_accepted_one_byte_more_is_413(api: Api) -> None:
     payload = b'{"source_path": "users.json"}'
     exact = payload + b" " * (imports.MAX_BODY_BYTES - len(payload))
     assert api.post_json(exact).status == 202
@@ -275,7 +291,7 @@ def test_post_body_of_exactly_64_kib_is_accepted_one_byte_more_is_413(api):
     assert reply.error_code == "payload_too_large"
 
 
-def test_post_1_mb_body_is_413_payload_too_large(api, dsn):
+def test_post_1_mb_body_is_413_payload_too_large(api: Api, dsn: str) -> None:
     before = _job_count(dsn)
     body = json.dumps({"source_path": "users.json", "pad": "x" * 1_000_000}).encode()
     reply = api.post_json(body)
@@ -284,7 +300,7 @@ def test_post_1_mb_body_is_413_payload_too_large(api, dsn):
     assert _job_count(dsn) == before
 
 
-def test_post_chunked_body_over_the_limit_is_413(api):
+def test_post_chunked_body_over_the_limit_is_413(api: Api) -> None:
     conn = http.client.HTTPConnection(api.host, api.port, timeout=30)
     try:
         chunks = iter([b'{"source_path": "users.json", "pad": "', b"x" * 100_000, b'"}'])
@@ -302,7 +318,7 @@ def test_post_chunked_body_over_the_limit_is_413(api):
         conn.close()
 
 
-def test_post_declaring_a_huge_body_is_413_before_it_is_sent(api):
+def test_post_declaring_a_huge_body_is_413_before_it_is_sent(api: Api) -> None:
     # Only the headers go out: the answer must come without the API waiting for the body.
     with socket.create_connection((api.host, api.port), timeout=10) as sock:
         sock.sendall(
@@ -319,7 +335,9 @@ def test_post_declaring_a_huge_body_is_413_before_it_is_sent(api):
 # --- GET /api/v1/imports/{job_id} ------------------------------------------------------------
 
 
-def test_get_import_shows_the_job_counts_and_its_first_20_row_errors(api, importer):
+def test_get_import_shows_the_job_counts_and_its_first_20_row_errors(
+    api: Api, importer: Importer
+) -> None:
     # Row 0 is superseded by row 1 (same email): skipped, but not an error.
     users = [
         {"name": "Old", "email": "ann@example.com"},
@@ -376,7 +394,7 @@ def test_get_import_shows_the_job_counts_and_its_first_20_row_errors(api, import
     assert all(set(e) == {"row_index", "code", "message"} and e["message"] for e in job["errors"])
 
 
-def test_get_import_of_a_queued_job_has_nulls_where_nothing_happened_yet(api):
+def test_get_import_of_a_queued_job_has_nulls_where_nothing_happened_yet(api: Api) -> None:
     job_id = api.post_json({"source_path": "users.json"}).json["data"]["job_id"]
     job = api.get(f"/api/v1/imports/{job_id.upper()}").json["data"]
     assert job["id"] == job_id
@@ -387,7 +405,7 @@ def test_get_import_of_a_queued_job_has_nulls_where_nothing_happened_yet(api):
     assert job["errors"] == []
 
 
-def test_get_unknown_import_is_404_not_found(api):
+def test_get_unknown_import_is_404_not_found(api: Api) -> None:
     reply = api.get(f"/api/v1/imports/{uuid.uuid4()}")
     assert reply.status == 404
     assert reply.error_code == "not_found"
@@ -407,7 +425,7 @@ def test_get_unknown_import_is_404_not_found(api):
         pytest.param("\x00", id="nul"),
     ],
 )
-def test_get_import_with_a_bad_id_is_400_invalid_job_id(api, job_id):
+def test_get_import_with_a_bad_id_is_400_invalid_job_id(api: Api, job_id: str) -> None:
     reply = api.get("/api/v1/imports/" + quote(job_id, safe=""))
     assert reply.status == 400, reply.body
     assert reply.error_code == "invalid_job_id"
@@ -416,7 +434,7 @@ def test_get_import_with_a_bad_id_is_400_invalid_job_id(api, job_id):
 # --- GET /api/v1/users/{id} ------------------------------------------------------------------
 
 
-def test_get_user_shows_the_user_and_addresses_in_order(api, importer):
+def test_get_user_shows_the_user_and_addresses_in_order(api: Api, importer: Importer) -> None:
     addresses = [
         {"street": f"Rua {n}", "city": "São Paulo", "state": "SP", "zip_code": n, "country": "BR"}
         for n in (3, 1, 2)
@@ -430,7 +448,8 @@ def test_get_user_shows_the_user_and_addresses_in_order(api, importer):
             "addresses": addresses,
         }
     ]
-    assert importer.import_users(users).job["status"] == "succeeded"
+    outcome = importer.import_users(users)
+    assert outcome.job is not None and outcome.job["status"] == "succeeded"
     user_id = str(importer.users()["ana@example.com"]["id"])
 
     reply = api.get(f"/api/v1/users/{user_id}")
@@ -467,7 +486,7 @@ def test_get_user_shows_the_user_and_addresses_in_order(api, importer):
     assert "São Paulo".encode() in reply.body
 
 
-def test_get_user_without_addresses_or_external_id(api, importer):
+def test_get_user_without_addresses_or_external_id(api: Api, importer: Importer) -> None:
     importer.import_users([{"name": "Bob", "email": "bob@example.com"}])
     user_id = str(importer.users()["bob@example.com"]["id"])
     user = api.get(f"/api/v1/users/{user_id}").json["data"]
@@ -475,7 +494,7 @@ def test_get_user_without_addresses_or_external_id(api, importer):
     assert user["addresses"] == []
 
 
-def test_get_unknown_user_is_404_not_found(api):
+def test_get_unknown_user_is_404_not_found(api: Api) -> None:
     reply = api.get(f"/api/v1/users/{uuid.uuid4()}")
     assert reply.status == 404
     assert reply.error_code == "not_found"
@@ -490,7 +509,7 @@ def test_get_unknown_user_is_404_not_found(api):
         pytest.param("", id="blank-after-decoding"),
     ],
 )
-def test_get_user_with_a_bad_id_is_400_invalid_user_id(api, dsn, user_id):
+def test_get_user_with_a_bad_id_is_400_invalid_user_id(api: Api, dsn: str, user_id: str) -> None:
     reply = api.get("/api/v1/users/" + (quote(user_id, safe="") or "%20"))
     assert reply.status == 400, reply.body
     assert reply.error_code == "invalid_user_id"
@@ -501,17 +520,17 @@ def test_get_user_with_a_bad_id_is_400_invalid_user_id(api, dsn, user_id):
 # --- /healthz, routing, failures -------------------------------------------------------------
 
 
-def test_healthz_is_200_ok_when_the_database_answers(api):
+def test_healthz_is_200_ok_when_the_database_answers(api: Api) -> None:
     reply = api.get("/healthz")
     assert (reply.status, reply.body) == (200, b'{"status":"ok"}\n')
 
 
-def test_healthz_is_503_unavailable_when_the_database_does_not(api_without_database):
+def test_healthz_is_503_unavailable_when_the_database_does_not(api_without_database: Api) -> None:
     reply = api_without_database.get("/healthz")
     assert (reply.status, reply.json) == (503, {"status": "unavailable"})
 
 
-def test_reading_a_job_without_a_database_is_503_not_a_traceback(api_without_database):
+def test_reading_a_job_without_a_database_is_503_not_a_traceback(api_without_database: Api) -> None:
     reply = api_without_database.get(f"/api/v1/imports/{uuid.uuid4()}")
     assert reply.status == 503
     assert reply.error_code == "unavailable"
@@ -531,7 +550,7 @@ def test_reading_a_job_without_a_database_is_503_not_a_traceback(api_without_dat
         "/api/v2/imports/users",
     ],
 )
-def test_unknown_route_is_404_not_found(api, path):
+def test_unknown_route_is_404_not_found(api: Api, path: str) -> None:
     reply = api.get(path)
     assert reply.status == 404, reply.body
     assert reply.error_code == "not_found"
@@ -547,15 +566,17 @@ def test_unknown_route_is_404_not_found(api, path):
         ("POST", f"/api/v1/imports/{uuid.uuid4()}", "GET"),
     ],
 )
-def test_wrong_method_is_405_method_not_allowed(api, method, path, allowed):
+def test_wrong_method_is_405_method_not_allowed(
+    api: Api, method: str, path: str, allowed: str
+) -> None:
     reply = api.call(method, path)
     assert reply.status == 405, reply.body
     assert reply.error_code == "method_not_allowed"
     assert allowed in reply.headers["allow"]
 
 
-def test_a_bug_is_500_internal_without_details(api, monkeypatch):
-    def broken(conn, user_id):
+def test_a_bug_is_500_internal_without_details(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(conn: Session, user_id: str) -> NoReturn:
         raise RuntimeError("secret detail of a bug")
 
     monkeypatch.setattr(users, "read_user", broken)
@@ -564,12 +585,14 @@ def test_a_bug_is_500_internal_without_details(api, monkeypatch):
     assert reply.json == {"error": {"code": "internal", "message": "internal server error"}}
 
 
-def test_create_app_refuses_a_malformed_dagster_url(dsn, base_dir):
+def test_create_app_refuses_a_malformed_dagster_url(dsn: str, base_dir: Path) -> None:
     with pytest.raises(ValueError, match="http"):
         create_app(dsn, base_dir, dagster_url="dagster-webserver:3000")
 
 
-def test_the_api_command_serves_on_the_given_port(server_url, dsn, base_dir):
+def test_the_api_command_serves_on_the_given_port(
+    server_url: str, dsn: str, base_dir: Path
+) -> None:
     """``user-import api`` as a process: binds the port from $PORT, answers /healthz."""
     with closed_port() as port:
         pass

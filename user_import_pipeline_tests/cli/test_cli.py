@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,16 @@ CLI = str(Path(sys.executable).with_name("user-import"))
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _run(args, env, cwd=None, timeout=180):
+def _run(
+    args: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 
 @pytest.fixture
-def cli_env(server_url, dsn, tmp_path):
+def cli_env(server_url: str, dsn: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """DATABASE_URL on this module's database and a Dagster instance of the test's own."""
     dagster_dsn = create_database(server_url)
     home = tmp_path / "dagster_home"
@@ -40,7 +43,7 @@ def cli_env(server_url, dsn, tmp_path):
     drop_database(server_url, dagster_dsn)
 
 
-def _psycopg2_url(dsn):
+def _psycopg2_url(dsn: str) -> str:
     from psycopg import conninfo
 
     p = conninfo.conninfo_to_dict(dsn)
@@ -49,7 +52,7 @@ def _psycopg2_url(dsn):
 
 
 @pytest.mark.slow
-def test_run_prints_the_job_as_json_on_the_last_line_and_exits_0(cli_env):
+def test_run_prints_the_job_as_json_on_the_last_line_and_exits_0(cli_env: dict[str, str]) -> None:
     base = Path(cli_env["IMPORT_BASE_DIR"])
     generated = _run(["generate", "200", "--out", str(base / "u.json"), "--seed", "3"], cli_env)
     assert generated.returncode == 0, generated.stderr
@@ -64,7 +67,7 @@ def test_run_prints_the_job_as_json_on_the_last_line_and_exits_0(cli_env):
 
 
 @pytest.mark.slow
-def test_run_of_a_bad_file_exits_1_with_the_error(cli_env):
+def test_run_of_a_bad_file_exits_1_with_the_error(cli_env: dict[str, str]) -> None:
     (Path(cli_env["IMPORT_BASE_DIR"]) / "bad.json").write_text('[{"name": "x"')
     done = _run(["run", "bad.json"], cli_env)
     assert done.returncode == 1
@@ -73,7 +76,7 @@ def test_run_of_a_bad_file_exits_1_with_the_error(cli_env):
     assert "truncated" in summary["error_message"]
 
 
-def test_migrate_twice_reports_up_to_date(cli_env):
+def test_migrate_twice_reports_up_to_date(cli_env: dict[str, str]) -> None:
     first = _run(["migrate"], cli_env)
     assert first.returncode == 0, first.stderr
     second = _run(["migrate"], cli_env)
@@ -81,7 +84,7 @@ def test_migrate_twice_reports_up_to_date(cli_env):
 
 
 @pytest.mark.slow
-def test_db_start_twice_reuses_the_server_and_stop_stops_it(tmp_path):
+def test_db_start_twice_reuses_the_server_and_stop_stops_it(tmp_path: Path) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -109,7 +112,9 @@ def test_db_start_twice_reuses_the_server_and_stop_stops_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_dagster_definitions_validate_passes_through_user_import_dagster(cli_env):
+def test_dagster_definitions_validate_passes_through_user_import_dagster(
+    cli_env: dict[str, str],
+) -> None:
     # PATH without the venv: `user-import dagster` must find its own dagster script.
     env = {**cli_env, "PATH": "/usr/bin:/bin"}
     done = _run(["dagster", "definitions", "validate", "-w", "workspace.yaml"], env, cwd=REPO)

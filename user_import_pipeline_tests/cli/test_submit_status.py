@@ -14,18 +14,20 @@ import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
 from user_import_pipeline.runs import FILE_TAG, JOB_TAG
+from user_import_pipeline_tests.importing import Importer
 
 CLI = str(Path(sys.executable).with_name("user-import"))
 UNREACHABLE_DAGSTER = "http://127.0.0.1:1"
 
 
 @pytest.fixture
-def env(dsn, importer) -> dict[str, str]:
+def env(dsn: str, importer: Importer) -> dict[str, str]:
     """The CLI's environment: this module's database, the importer's base directory."""
     environment = {
         **os.environ,
@@ -38,18 +40,20 @@ def env(dsn, importer) -> dict[str, str]:
     return environment
 
 
-def _run(args, env, timeout=120) -> subprocess.CompletedProcess:
+def _run(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def _job(dsn, job_id) -> tuple | None:
+def _job(dsn: str, job_id: str) -> tuple | None:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
             "SELECT source_path, status FROM import_jobs WHERE id = %s", (job_id,)
         ).fetchone()
 
 
-def _job_count(dsn) -> int:
+def _job_count(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT count(*) FROM import_jobs").fetchone()
         assert row is not None
@@ -67,8 +71,11 @@ USERS_WITH_ERRORS = [
 # --- status ----------------------------------------------------------------------------------
 
 
-def test_status_shows_the_job_its_counts_and_row_errors(importer, env):
+def test_status_shows_the_job_its_counts_and_row_errors(
+    importer: Importer, env: dict[str, str]
+) -> None:
     outcome = importer.import_users(USERS_WITH_ERRORS)
+    assert outcome.job is not None
     job_id = str(outcome.job["id"])
 
     shown = _run(["status", job_id], env)
@@ -85,8 +92,10 @@ def test_status_shows_the_job_its_counts_and_row_errors(importer, env):
     assert "row 3  missing_field" in out
 
 
-def test_status_json_is_the_api_representation(importer, env):
-    job_id = str(importer.import_users(USERS_WITH_ERRORS).job["id"])
+def test_status_json_is_the_api_representation(importer: Importer, env: dict[str, str]) -> None:
+    outcome = importer.import_users(USERS_WITH_ERRORS)
+    assert outcome.job is not None
+    job_id = str(outcome.job["id"])
     shown = _run(["status", "--json", job_id.upper()], env)
     assert shown.returncode == 0, shown.stderr
     job = json.loads(shown.stdout)
@@ -98,9 +107,11 @@ def test_status_json_is_the_api_representation(importer, env):
     ]
 
 
-def test_status_of_a_failed_import_shows_its_error(importer, env):
+def test_status_of_a_failed_import_shows_its_error(importer: Importer, env: dict[str, str]) -> None:
     (importer.base_dir / "bad.json").write_text('[{"name": "x"')
-    job_id = str(importer.run("bad.json").job["id"])
+    outcome = importer.run("bad.json")
+    assert outcome.job is not None
+    job_id = str(outcome.job["id"])
     shown = _run(["status", job_id], env)
     assert shown.returncode == 0, shown.stderr
     assert "status     failed" in shown.stdout
@@ -116,7 +127,9 @@ def test_status_of_a_failed_import_shows_its_error(importer, env):
         pytest.param("12345", "is not a job id", id="number"),
     ],
 )
-def test_status_of_an_unknown_or_invalid_id_exits_2(env, job_id, message):
+def test_status_of_an_unknown_or_invalid_id_exits_2(
+    env: dict[str, str], job_id: str, message: str
+) -> None:
     shown = _run(["status", job_id], env)
     assert shown.returncode == 2
     assert message in shown.stderr
@@ -127,7 +140,9 @@ def test_status_of_an_unknown_or_invalid_id_exits_2(env, job_id, message):
 # --- submit ----------------------------------------------------------------------------------
 
 
-def test_submit_with_dagster_unreachable_queues_the_job_and_prints_its_id(importer, env, dsn):
+def test_submit_with_dagster_unreachable_queues_the_job_and_prints_its_id(
+    importer: Importer, env: dict[str, str], dsn: str
+) -> None:
     importer.write("sub/users.json", [])
     submitted = _run(["submit", "./sub/../sub/users.json"], env)
     assert submitted.returncode == 0, submitted.stderr
@@ -146,7 +161,9 @@ def test_submit_with_dagster_unreachable_queues_the_job_and_prints_its_id(import
         pytest.param("users.csv", "only .json and .json.gz", id="wrong-extension"),
     ],
 )
-def test_submit_of_a_refused_path_exits_2_and_queues_nothing(env, dsn, path, message):
+def test_submit_of_a_refused_path_exits_2_and_queues_nothing(
+    env: dict[str, str], dsn: str, path: str, message: str
+) -> None:
     before = _job_count(dsn)
     submitted = _run(["submit", path], env)
     assert submitted.returncode == 2
@@ -154,7 +171,9 @@ def test_submit_of_a_refused_path_exits_2_and_queues_nothing(env, dsn, path, mes
     assert _job_count(dsn) == before
 
 
-def test_submit_with_a_malformed_dagster_url_exits_2_and_queues_nothing(importer, env, dsn):
+def test_submit_with_a_malformed_dagster_url_exits_2_and_queues_nothing(
+    importer: Importer, env: dict[str, str], dsn: str
+) -> None:
     importer.write("users.json", [])
     before = _job_count(dsn)
     submitted = _run(["submit", "users.json", "--dagster-url", "localhost:3000"], env)
@@ -168,7 +187,7 @@ class _FakeDagster(BaseHTTPRequestHandler):
 
     requests: list[dict]
 
-    def do_POST(self):
+    def do_POST(self) -> None:
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.requests.append({"path": self.path, **request})
         if "repositoriesOrError" in request["query"]:
@@ -177,7 +196,9 @@ class _FakeDagster(BaseHTTPRequestHandler):
                 "location": {"name": "user_import_pipeline"},
                 "pipelines": [{"name": "import_users"}],
             }
-            data = {"repositoriesOrError": {"__typename": "RepositoryConnection", "nodes": [node]}}
+            data: dict[str, object] = {
+                "repositoriesOrError": {"__typename": "RepositoryConnection", "nodes": [node]}
+            }
         else:
             run = {"__typename": "LaunchRunSuccess", "run": {"runId": "fake-run-1"}}
             data = {"launchPipelineExecution": run}
@@ -188,7 +209,7 @@ class _FakeDagster(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format, *args):
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -206,7 +227,9 @@ def fake_dagster() -> Iterator[tuple[str, list[dict]]]:
         server.server_close()
 
 
-def test_submit_asks_dagster_for_an_import_users_run_of_the_job(importer, env, dsn, fake_dagster):
+def test_submit_asks_dagster_for_an_import_users_run_of_the_job(
+    importer: Importer, env: dict[str, str], dsn: str, fake_dagster: tuple[str, list[dict]]
+) -> None:
     url, requests = fake_dagster
     importer.write("users.json", [])
     submitted = _run(["submit", "users.json", "--dagster-url", url], env)
@@ -233,8 +256,8 @@ def test_submit_asks_dagster_for_an_import_users_run_of_the_job(importer, env, d
     ],
 )
 def test_submit_wait_follows_the_job_and_exits_with_its_outcome(
-    importer, env, content, exit_code, status
-):
+    importer: Importer, env: dict[str, str], content: str, exit_code: int, status: str
+) -> None:
     """The job is run here, in-process, by id - what the Dagster run would do."""
     (importer.base_dir / "wait.json").write_text(content)
     process = subprocess.Popen(

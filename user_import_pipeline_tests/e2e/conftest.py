@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
+import pluggy
 import pytest
 
 from user_import_pipeline_tests.stack import LIVE, Stack, dagster_stack
@@ -17,7 +18,9 @@ def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pluggy.Result[pytest.TestReport], None]:
     """On failure, attach the tails of the webserver and daemon logs of every stack up."""
     outcome = yield
     report = outcome.get_result()

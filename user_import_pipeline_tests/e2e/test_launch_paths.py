@@ -1,4 +1,4 @@
-"""Every launch path of SPEC §6 against a real webserver and daemon, and the run queue.
+"""Every launch path of CONTRACT §6.2 against a real webserver and daemon, and the run queue.
 
 Each test drives the deployment as a user does (GraphQL, a file dropped in ``incoming/``,
 the ``dagster`` and ``user-import`` commands) and checks both sides: the Dagster run and
@@ -12,6 +12,7 @@ import itertools
 import json
 import subprocess
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ import dagster as dg
 import pytest
 
 from user_import_pipeline import launch
+from user_import_pipeline.db.client import Database
 from user_import_pipeline_tests.stack import (
     BIN,
     REPO,
@@ -71,7 +73,7 @@ def max_overlap(spans: list[tuple[float, float]]) -> int:
     return most
 
 
-def test_graphql_submission_imports_the_file(stack):
+def test_graphql_submission_imports_the_file(stack: Stack) -> None:
     stack.write_users("u.json", 300, seed=1)
     run_id = stack.client().submit_job_execution(
         "import_users",
@@ -83,7 +85,7 @@ def test_graphql_submission_imports_the_file(stack):
     assert stack.users_tagged("u.json") == 300
 
 
-def test_a_dropped_file_is_imported_once_and_once_more_when_changed(stack):
+def test_a_dropped_file_is_imported_once_and_once_more_when_changed(stack: Stack) -> None:
     sensor_runs = {"dagster/sensor_name": SENSOR}
     stack.write_users("incoming/drop.json", 200, seed=2)
 
@@ -148,7 +150,7 @@ def _write_slowly(stack: Stack, path: Path, data: bytes, min_seconds: float = 6)
     raise AssertionError(f"the sensor did not tick during {pieces} s of writing {path.name}")
 
 
-def test_dagster_job_launch_queues_and_job_execute_runs_in_process(stack):
+def test_dagster_job_launch_queues_and_job_execute_runs_in_process(stack: Stack) -> None:
     stack.write_users("launched.json", 200, seed=5)
     stack.write_users("executed.json", 200, seed=6)
     config = {"ops": {"claim_import": {"config": {"source_path": "executed.json"}}}}
@@ -207,7 +209,11 @@ def assert_one_import_of(stack: Stack, source_path: str, run_ids: list[str], use
     spans = sorted(stack.run_span(run_id) for run_id in run_ids)
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), f"runs overlapped: {spans}"
     records = stack.instance.get_run_records(dg.RunsFilter(run_ids=run_ids))
-    times = sorted((record.start_time, record.end_time) for record in records)
+    times: list[tuple[float, float]] = []
+    for record in records:
+        assert record.start_time is not None and record.end_time is not None, record
+        times.append((record.start_time, record.end_time))
+    times.sort()
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(times)), f"runs overlapped: {times}"
 
     for run in runs:
@@ -223,14 +229,14 @@ def assert_one_import_of(stack: Stack, source_path: str, run_ids: list[str], use
 
 
 @pytest.mark.faults
-def test_the_same_file_twice_at_once_runs_one_after_the_other(stack):
+def test_the_same_file_twice_at_once_runs_one_after_the_other(stack: Stack) -> None:
     stack.write_users("twice.json", 1000, seed=7)
     run_ids = submit_all(stack, ["twice.json", "twice.json"])
     assert_one_import_of(stack, "twice.json", run_ids, 1000)
 
 
 @pytest.mark.faults
-def test_a_dropped_file_launched_from_the_ui_too_is_imported_once(stack):
+def test_a_dropped_file_launched_from_the_ui_too_is_imported_once(stack: Stack) -> None:
     """The sensor launches the file; the UI (GraphQL, as the launchpad does) at once too."""
     name = "incoming/ui-and-sensor.json"
     stack.write_users(name, 2000, seed=9)
@@ -300,7 +306,9 @@ def run_burst(stack: Stack, count: int, users: int, timeout: float = 360) -> Bur
     return burst
 
 
-def test_twelve_imports_at_once_run_at_most_ten_at_a_time(stack, record_property):
+def test_twelve_imports_at_once_run_at_most_ten_at_a_time(
+    stack: Stack, record_property: Callable[[str, object], None]
+) -> None:
     # 12, not 15: two more than the limit prove it, and each extra run worker costs
     # seconds of CPU (the file has to stay under ~8 minutes on 2 CPUs).
     burst = run_burst(stack, count=12, users=BURST_USERS)
@@ -309,7 +317,9 @@ def test_twelve_imports_at_once_run_at_most_ten_at_a_time(stack, record_property
     assert burst.event_max == 10
 
 
-def test_three_workers_run_at_most_three_imports_at_a_time(server_url, tmp_path, record_property):
+def test_three_workers_run_at_most_three_imports_at_a_time(
+    server_url: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     with dagster_stack(server_url, tmp_path, import_workers="3") as stack:
         burst = run_burst(stack, count=5, users=BURST_USERS)
     record_property("concurrency", burst)
@@ -317,7 +327,7 @@ def test_three_workers_run_at_most_three_imports_at_a_time(server_url, tmp_path,
     assert burst.event_max == 3
 
 
-def test_user_import_submit_waits_for_the_outcome(stack):
+def test_user_import_submit_waits_for_the_outcome(stack: Stack) -> None:
     stack.write_users("submitted.json", 400, seed=8)
     done = subprocess.run(
         [
@@ -344,14 +354,14 @@ def test_user_import_submit_waits_for_the_outcome(stack):
 
 
 @pytest.fixture(scope="module")
-def late_stack(server_url, tmp_path_factory):
+def late_stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A deployment with IMPORT_WORKERS=50, started after an import of ``offline.json`` was
     queued through ``launch.queue_import`` while no Dagster was running."""
 
     def queue_while_down(stack: Stack) -> None:
         stack.write_users("offline.json", 300, seed=9)
         nobody = f"http://127.0.0.1:{free_port()}"
-        launch.queue_import(stack.dsn, "offline.json", stack.base_dir, nobody)
+        launch.queue_import(Database(stack.dsn), "offline.json", stack.base_dir, nobody)
         [job] = stack.import_jobs("offline.json")
         assert (job["status"], job["dagster_run_id"]) == ("queued", None), job
 
@@ -362,7 +372,7 @@ def late_stack(server_url, tmp_path_factory):
         yield stack
 
 
-def test_a_job_queued_while_dagster_is_down_runs_once_it_is_back(late_stack):
+def test_a_job_queued_while_dagster_is_down_runs_once_it_is_back(late_stack: Stack) -> None:
     def finished() -> dict[str, Any] | None:
         [job] = late_stack.import_jobs("offline.json")
         return job if job["finished_at"] else None
@@ -374,7 +384,9 @@ def test_a_job_queued_while_dagster_is_down_runs_once_it_is_back(late_stack):
     assert_imported(late_stack, runs[0].run_id, 300)
 
 
-def test_import_workers_above_ten_is_clamped_to_ten(late_stack, record_property):
+def test_import_workers_above_ten_is_clamped_to_ten(
+    late_stack: Stack, record_property: Callable[[str, object], None]
+) -> None:
     burst = run_burst(late_stack, count=11, users=BURST_USERS)
     record_property("concurrency", burst)
     assert burst.polled_max <= 10

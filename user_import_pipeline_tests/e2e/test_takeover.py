@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ LEASE_SECONDS = 5
 USERS = 60_000  # long enough to be killed mid-import
 # A run worker takes 3-5 s to start here, more under load.
 RUN_START_SECONDS = 20
+assert import_jobs_reaper.minimum_interval_seconds is not None
 DEADLINE = LEASE_SECONDS + import_jobs_reaper.minimum_interval_seconds + RUN_START_SECONDS
 
 
@@ -94,8 +95,11 @@ SOURCES = ("killed-worker.json", "frozen-worker.json")
     ],
 )
 def test_a_dead_run_is_taken_over_within_lease_and_one_reaper_interval(
-    stack, source_path, how, record_property
-):
+    stack: Stack,
+    source_path: str,
+    how: signal.Signals,
+    record_property: Callable[[str, object], None],
+) -> None:
     stack.write_users(source_path, USERS, seed=41)
     job_id, worker, stopped_at = stop_mid_import(stack, source_path, how)
     try:

@@ -118,7 +118,9 @@ def baseline(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("bomb", list(BOMBS))
-def test_a_json_bomb_ends_the_job_in_bounded_memory(importer, baseline, tmp_path, bomb):
+def test_a_json_bomb_ends_the_job_in_bounded_memory(
+    importer: Importer, baseline: int, tmp_path: Path, bomb: str
+) -> None:
     content, status, says = BOMBS[bomb]
     importer.reset()
     write_chunks(importer.base_dir / "bomb.json", content())
@@ -151,7 +153,7 @@ def test_a_json_bomb_ends_the_job_in_bounded_memory(importer, baseline, tmp_path
 # --- validation of what the parser keeps of a bomb ----------------------------------------
 
 
-def test_an_oversized_value_is_too_long_for_any_field():
+def test_an_oversized_value_is_too_long_for_any_field() -> None:
     user = {"name": Oversized(5000), "email": "a@example.com"}
     with pytest.raises(RowError) as error:
         validate_user(user)
@@ -166,13 +168,13 @@ def test_an_oversized_value_is_too_long_for_any_field():
     assert error.value.message == "address 0: zip_code is 2000 characters long, the limit is 20"
 
 
-def test_an_oversized_string_where_an_address_belongs_is_named_a_string():
+def test_an_oversized_string_where_an_address_belongs_is_named_a_string() -> None:
     with pytest.raises(RowError) as error:
         validate_user({"name": "A", "email": "a@example.com", "addresses": [Oversized(5000)]})
     assert error.value.message == "address 0 must be a JSON object, got string"
 
 
-def test_more_addresses_than_the_limit_make_the_row_too_long():
+def test_more_addresses_than_the_limit_make_the_row_too_long() -> None:
     address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
     user = {"name": "A", "email": "a@example.com", "addresses": [address] * MAX_ADDRESSES}
     assert len(validate_user(user).addresses or ()) == MAX_ADDRESSES

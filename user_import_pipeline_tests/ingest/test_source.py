@@ -1,4 +1,4 @@
-"""`resolve_source` (SPEC §6): every route out of IMPORT_BASE_DIR is refused, by name.
+"""`resolve_source` (CONTRACT §6.1): every route out of IMPORT_BASE_DIR is refused, by name.
 
 A tree with a base directory and a sibling ``outside`` directory on the same file system;
 each case names the edge it tries. Refusals of the path itself are InvalidSourceError; a
@@ -95,7 +95,9 @@ def _path(case: str | Case, base: Path, outside: Path) -> str:
         pytest.param(NON_UTF8_NAME, NON_UTF8_NAME, id="non-utf8-file-name"),
     ],
 )
-def test_allowed_paths_resolve_to_the_real_file(tree, source_path, expected):
+def test_allowed_paths_resolve_to_the_real_file(
+    tree: tuple[Path, Path], source_path: str | Case, expected: str
+) -> None:
     base, outside = tree
     resolved = resolve_source(_path(source_path, base, outside), base)
     assert resolved == (base / expected).resolve()
@@ -104,7 +106,9 @@ def test_allowed_paths_resolve_to_the_real_file(tree, source_path, expected):
         assert source.stream.read() == b"[]"
 
 
-def test_a_base_dir_reached_through_a_symlink_is_resolved_first(tree, tmp_path):
+def test_a_base_dir_reached_through_a_symlink_is_resolved_first(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
     base, _ = tree
     os.symlink(base, tmp_path / "base_link")
     assert resolve_source("users.json", tmp_path / "base_link") == base / "users.json"
@@ -153,7 +157,7 @@ def test_a_base_dir_reached_through_a_symlink_is_resolved_first(tree, tmp_path):
         pytest.param("fifo.json", "not a regular file", id="fifo-named-x-json"),
     ],
 )
-def test_refused_paths(tree, source_path, message):
+def test_refused_paths(tree: tuple[Path, Path], source_path: str | Case, message: str) -> None:
     base, outside = tree
     with pytest.raises(InvalidSourceError) as refused:
         resolve_source(_path(source_path, base, outside), base)
@@ -170,7 +174,9 @@ def test_refused_paths(tree, source_path, message):
         pytest.param(os.fsdecode(b"\xfe\xfd.json"), id="missing-non-utf8-name"),
     ],
 )
-def test_missing_file_is_a_file_error_not_a_refused_path(tree, source_path):
+def test_missing_file_is_a_file_error_not_a_refused_path(
+    tree: tuple[Path, Path], source_path: str
+) -> None:
     base, _ = tree
     with pytest.raises(ImportFileError) as error:
         resolve_source(source_path, base)
@@ -190,7 +196,9 @@ def test_missing_file_is_a_file_error_not_a_refused_path(tree, source_path):
         pytest.param(lambda b: "/" + "a/" * 2497 + "x.json", id="absolute-outside-5000-chars"),
     ],
 )
-def test_very_long_paths_are_refused_cleanly(tree, make_path):
+def test_very_long_paths_are_refused_cleanly(
+    tree: tuple[Path, Path], make_path: Callable[[Path], str]
+) -> None:
     base, _ = tree
     source_path = make_path(base)
     assert len(source_path) >= 5000
@@ -199,7 +207,7 @@ def test_very_long_paths_are_refused_cleanly(tree, make_path):
     str(error.value).encode("utf-8")
 
 
-def test_non_utf8_names_give_storable_messages(tree):
+def test_non_utf8_names_give_storable_messages(tree: tuple[Path, Path]) -> None:
     base, _ = tree
     name = os.fsdecode(b"\xff.txt")
     (base / name).write_bytes(b"[]")

@@ -1,4 +1,4 @@
-"""`iter_items` (SPEC §2, §2.1): the top-level array item by item, or a file error that
+"""`iter_items` (CONTRACT §2, §2.1): the top-level array item by item, or a file error that
 names the file and says where (a byte position or a row index)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import pytest
 
@@ -97,12 +97,12 @@ def dump(value: object) -> bytes:
         pytest.param(dump(users(20_000)), id="users-over-many-blocks"),
     ],
 )
-def test_arrays_stream_as_their_items(document):
+def test_arrays_stream_as_their_items(document: bytes) -> None:
     # Non-integral numbers come as exact Decimals, integers as int.
     assert items(document) == json.loads(document, parse_float=Decimal)
 
 
-def test_items_are_yielded_before_a_later_error_is_seen():
+def test_items_are_yielded_before_a_later_error_is_seen() -> None:
     """Streaming: the caller receives rows before an error near the end - so it must be
     the caller (the staging transaction) that makes a file error leave nothing behind."""
     document = dump(users(20_000))[:-1] + b",}]"
@@ -115,8 +115,8 @@ def test_items_are_yielded_before_a_later_error_is_seen():
     assert received == 20_000
 
 
-def test_integers_of_any_size_and_huge_exponents_are_values_not_file_errors():
-    """SPEC §2: an integer id or phone_number is a valid value at any length (its decimal
+def test_integers_of_any_size_and_huge_exponents_are_values_not_file_errors() -> None:
+    """CONTRACT §2: an integer id or phone_number is a valid value at any length (its decimal
     string is checked against the limit), and unknown keys are ignored whatever number
     they hold - none of it is a syntax error of the file."""
     document = (
@@ -140,7 +140,9 @@ def test_integers_of_any_size_and_huge_exponents_are_values_not_file_errors():
         pytest.param(b"[1e" + b"9" * 40 + b"]", id="exponent-beyond-decimal-range"),
     ],
 )
-def test_numbers_beyond_python_limits_are_file_errors_not_crashes(document, tmp_path):
+def test_numbers_beyond_python_limits_are_file_errors_not_crashes(
+    document: bytes, tmp_path: Path
+) -> None:
     """Past Python's own limits (4300-digit int() conversion, Decimal's exponent range) a
     number cannot be held at all; the file fails cleanly, plain or gzip-compressed."""
     message = file_error(document)
@@ -167,7 +169,7 @@ class ShortReads:
 
 @pytest.mark.parametrize("read_size", [1, 7, 1000, 4301, BLOCK])
 @pytest.mark.parametrize("digits", [4300, 4301, 9000])
-def test_digit_runs_are_measured_across_reads(read_size, digits):
+def test_digit_runs_are_measured_across_reads(read_size: int, digits: int) -> None:
     prefix = b"[1, 22, "
     document = prefix + b"9" * digits + b", 3]"
     stream = iter_items(ShortReads(document, read_size), NAME)  # type: ignore[arg-type]
@@ -182,7 +184,7 @@ def test_digit_runs_are_measured_across_reads(read_size, digits):
 # From 4 bytes on: the BOM check looks at the first read only (files and gzip streams
 # always fill a read; a first read of 1-3 bytes would miss or end at the BOM).
 @pytest.mark.parametrize("read_size", [4, 5, 64])
-def test_positions_hold_with_short_reads(read_size):
+def test_positions_hold_with_short_reads(read_size: int) -> None:
     def error(document: bytes) -> str:
         with pytest.raises(ImportFileError) as raised:
             list(iter_items(ShortReads(document, read_size), NAME))  # type: ignore[arg-type]
@@ -190,10 +192,12 @@ def test_positions_hold_with_short_reads(read_size):
 
     assert error(BOM + b"  {}").endswith("found object at byte 5")
     assert "at byte 9:" in error(b"[1, 2, 3,\x0c4]")
-    assert items(BOM + b"[1, 2]") == list(iter_items(ShortReads(BOM + b"[1, 2]", read_size), NAME))
+    assert items(BOM + b"[1, 2]") == list(
+        iter_items(cast(BinaryIO, ShortReads(BOM + b"[1, 2]", read_size)), NAME)
+    )
 
 
-def test_a_4300_digit_integer_is_still_a_value():
+def test_a_4300_digit_integer_is_still_a_value() -> None:
     (item,) = items(b"[" + b"7" * 4300 + b"]")
     assert item == int("7" * 4300)
 
@@ -216,13 +220,13 @@ def test_a_4300_digit_integer_is_still_a_value():
         pytest.param(b" " * (3 * BLOCK) + b"7", "number", 3 * BLOCK, id="after-3-blocks-of-space"),
     ],
 )
-def test_top_level_must_be_an_array(document, found, offset):
+def test_top_level_must_be_an_array(document: bytes, found: str, offset: int) -> None:
     message = file_error(document)
     assert f"the top level must be a JSON array, found {found}" in message
     assert byte_in(message) == offset
 
 
-def test_empty_file_says_it_is_empty():
+def test_empty_file_says_it_is_empty() -> None:
     with pytest.raises(ImportFileError) as error:
         items(b"")
     assert str(error.value) == f"{NAME}: file is empty, expected a JSON array"
@@ -244,7 +248,7 @@ def test_empty_file_says_it_is_empty():
         pytest.param(dump(users(20_000))[:-1], id="last-byte-of-large-file"),
     ],
 )
-def test_truncated_documents_say_where_they_end(document):
+def test_truncated_documents_say_where_they_end(document: bytes) -> None:
     message = file_error(document)
     assert f"file is truncated, the JSON ends early at byte {len(document)}" in message
 
@@ -278,7 +282,7 @@ def test_truncated_documents_say_where_they_end(document):
         ),
     ],
 )
-def test_syntax_errors_say_where(document, offset):
+def test_syntax_errors_say_where(document: bytes, offset: int) -> None:
     """``offset`` is the 0-based offset of the offending byte (negative: from the end)."""
     if offset < 0:
         offset += len(document)
@@ -287,7 +291,7 @@ def test_syntax_errors_say_where(document, offset):
     assert_near(message, offset)
 
 
-def test_a_syntax_error_mid_file_is_placed_mid_file():
+def test_a_syntax_error_mid_file_is_placed_mid_file() -> None:
     head = dump(users(20_000))[:-1]
     document = head + b", {]" + dump(users(20_000))[1:]
     message = file_error(document)
@@ -307,7 +311,7 @@ def test_a_syntax_error_mid_file_is_placed_mid_file():
         pytest.param(b"\xf4\x90\x80\x80", id="beyond-u10ffff"),
     ],
 )
-def test_invalid_utf8_is_a_file_error_with_its_position(bad):
+def test_invalid_utf8_is_a_file_error_with_its_position(bad: bytes) -> None:
     prefix = b'[{"name": "Ann", "email": "ann@example.com"}, {"name": "B'
     document = prefix + bad + b'", "email": "b@example.com"}]'
     message = file_error(document)
@@ -315,7 +319,7 @@ def test_invalid_utf8_is_a_file_error_with_its_position(bad):
     assert_near(message, len(prefix))
 
 
-def test_invalid_utf8_outside_strings_is_a_file_error():
+def test_invalid_utf8_outside_strings_is_a_file_error() -> None:
     message = file_error(b"[1, \xff]")
     assert_near(message, 4)
 
@@ -328,11 +332,11 @@ def test_invalid_utf8_outside_strings_is_a_file_error():
         pytest.param(BOM + b"\n  [1]\n", id="bom-then-whitespace"),
     ],
 )
-def test_a_leading_byte_order_mark_is_skipped(document):
+def test_a_leading_byte_order_mark_is_skipped(document: bytes) -> None:
     assert items(document) == json.loads(document[3:])
 
 
-def test_bytes_are_counted_from_the_start_of_the_file_including_the_bom():
+def test_bytes_are_counted_from_the_start_of_the_file_including_the_bom() -> None:
     assert "at byte 7" in file_error(BOM + b"[1, ")
 
 
@@ -360,7 +364,7 @@ def objects(depth: int) -> bytes:
         pytest.param(b"[" * 70, 0, id="70-unclosed"),
     ],
 )
-def test_nesting_deeper_than_64_fails_with_the_row(document, row):
+def test_nesting_deeper_than_64_fails_with_the_row(document: bytes, row: int | None) -> None:
     if row is None:
         assert len(items(document)) == len(json.loads(document))
     else:
@@ -368,7 +372,7 @@ def test_nesting_deeper_than_64_fails_with_the_row(document, row):
         assert f"nesting deeper than 64 levels in row {row}" in message
 
 
-def test_depth_boundary_is_exact_for_every_item():
+def test_depth_boundary_is_exact_for_every_item() -> None:
     ok = b"[" + b", ".join(nested(63) for _ in range(5)) + b"]"
     assert len(items(ok)) == 5
     bad = b"[" + b", ".join([nested(63)] * 4 + [nested(64)]) + b"]"
@@ -383,7 +387,7 @@ def test_depth_boundary_is_exact_for_every_item():
         pytest.param(b"[" * 5_000_000 + b"]" * 5_000_000, id="5-million-balanced-arrays"),
     ],
 )
-def test_deep_nesting_is_refused_quickly_in_bounded_memory(document):
+def test_deep_nesting_is_refused_quickly_in_bounded_memory(document: bytes) -> None:
     tracemalloc.start()
     try:
         started = time.perf_counter()
@@ -397,7 +401,7 @@ def test_deep_nesting_is_refused_quickly_in_bounded_memory(document):
     assert seconds < 2, seconds
 
 
-def test_a_long_valid_stream_runs_in_bounded_memory():
+def test_a_long_valid_stream_runs_in_bounded_memory() -> None:
     document = dump(users(200_000))
     assert len(document) > 10 * 1024 * 1024
     tracemalloc.start()
@@ -429,7 +433,7 @@ def gz_error(tmp_path: Path, data: bytes) -> str:
     return message
 
 
-def test_gzip_streams_decompress(tmp_path):
+def test_gzip_streams_decompress(tmp_path: Path) -> None:
     document = dump(users(5_000))
     assert gz_items(tmp_path, gzip.compress(document)) == users(5_000)
     assert gz_items(tmp_path, gzip.compress(BOM + document)) == users(5_000)
@@ -445,7 +449,7 @@ def test_gzip_streams_decompress(tmp_path):
         pytest.param(lambda z: z[:5], id="inside-header"),
     ],
 )
-def test_truncated_gzip_is_a_file_error(tmp_path, cut):
+def test_truncated_gzip_is_a_file_error(tmp_path: Path, cut: Callable[[bytes], bytes]) -> None:
     compressed = gzip.compress(dump(users(50_000)))
     message = gz_error(tmp_path, cut(compressed))
     assert "gzip" in message or "truncated" in message, message
@@ -461,12 +465,12 @@ def test_truncated_gzip_is_a_file_error(tmp_path, cut):
         pytest.param(lambda z: b"[1, 2, 3]", id="plain-json-named-gz"),
     ],
 )
-def test_corrupt_gzip_is_a_file_error(tmp_path, corrupt):
+def test_corrupt_gzip_is_a_file_error(tmp_path: Path, corrupt: Callable[[bytes], bytes]) -> None:
     compressed = gzip.compress(dump(users(1_000)))
     gz_error(tmp_path, corrupt(compressed))
 
 
-def test_gzip_holding_invalid_json_reports_the_decompressed_position(tmp_path):
+def test_gzip_holding_invalid_json_reports_the_decompressed_position(tmp_path: Path) -> None:
     document = dump(users(1_000))[:-1] + b"x"
     message = gz_error(tmp_path, gzip.compress(document))
     assert "invalid JSON" in message
@@ -478,7 +482,7 @@ def test_gzip_holding_invalid_json_reports_the_decompressed_position(tmp_path):
 # item small enough for it, and validation reads the same of both (test_parsers_agree).
 
 
-def test_items_keep_only_what_validation_reads():
+def test_items_keep_only_what_validation_reads() -> None:
     user = {
         "id": "x", "name": "n", "email": "e@example.com", "phone_number": 1, "extra": [1, 2],
         "nested": {"name": "inner", "addresses": [{"street": "s"}]},
@@ -505,7 +509,7 @@ def test_items_keep_only_what_validation_reads():
         pytest.param([1, [2]], [], id="array"),
     ],
 )
-def test_a_container_where_a_value_belongs_is_kept_empty(value, kept):
+def test_a_container_where_a_value_belongs_is_kept_empty(value: object, kept: object) -> None:
     """Validation names the JSON type it found; the contents would only cost memory."""
     for key in ("id", "name", "email", "phone_number"):
         assert careful(dump([{key: value}])) == [{key: kept}]
@@ -515,14 +519,14 @@ def test_a_container_where_a_value_belongs_is_kept_empty(value, kept):
         assert careful(dump([{"addresses": value}])) == [{"addresses": {}}]
 
 
-def test_one_address_more_than_the_limit_is_kept():
+def test_one_address_more_than_the_limit_is_kept() -> None:
     address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
     for count in (MAX_ADDRESSES, MAX_ADDRESSES + 1, MAX_ADDRESSES + 50):
         (item,) = careful(dump([{"addresses": [address] * count}]))
         assert len(item["addresses"]) == min(count, MAX_ADDRESSES + 1)  # type: ignore[index]
 
 
-def test_strings_beyond_every_limit_are_kept_as_their_trimmed_length():
+def test_strings_beyond_every_limit_are_kept_as_their_trimmed_length() -> None:
     padded = " " * 5000 + "Ann" + "\t" * 5000
     long = "x" * 5000
     user = {"name": padded, "email": f" {long} ", "other": long}
@@ -561,7 +565,9 @@ def limit(monkeypatch: pytest.MonkeyPatch) -> int:
         pytest.param(b"\\u0022", id="unicode-escaped-quotes"),
     ],
 )
-def test_a_string_longer_than_the_limit_is_refused_while_reading(body, read_size, limit):
+def test_a_string_longer_than_the_limit_is_refused_while_reading(
+    body: bytes, read_size: int, limit: int
+) -> None:
     prefix = b'[{"name": "Ann", "bio": "'
     string = body * (limit // len(body) + 1)
     message = long_value_error(prefix + string + b'"}]', read_size)
@@ -574,7 +580,7 @@ def test_a_string_longer_than_the_limit_is_refused_while_reading(body, read_size
     assert item["name"] == "B"  # type: ignore[index]
 
 
-def test_the_limit_is_8_mib():
+def test_the_limit_is_8_mib() -> None:
     assert MAX_VALUE_BYTES == 8 * 1024 * 1024
     document = b'[{"bio": "' + b"a" * (MAX_VALUE_BYTES + 1) + b'"}]'
     assert "a value longer than 8 MiB at or before byte" in file_error(document)
@@ -582,7 +588,7 @@ def test_the_limit_is_8_mib():
 
 
 @pytest.mark.parametrize("read_size", [BLOCK, 4097, 3])
-def test_backslashes_cut_by_a_read_are_not_taken_for_escapes(read_size, limit):
+def test_backslashes_cut_by_a_read_are_not_taken_for_escapes(read_size: int, limit: int) -> None:
     # 2 x 4096 bytes per step: a pair of backslashes ends a read of 4097 at the first step.
     body = (b"a" * 4095 + b"\\\\" + b"a" * 4095) * (limit // 8192)
     document = b'[{"bio": "' + body + b'"}, {"name": "\\\\"}, {"name": "\\""}]'
@@ -590,7 +596,7 @@ def test_backslashes_cut_by_a_read_are_not_taken_for_escapes(read_size, limit):
     assert [item.get("name") for item in stream_] == [None, "\\", '"']  # type: ignore[attr-defined]
 
 
-def test_a_long_run_without_strings_is_refused_too(limit):
+def test_a_long_run_without_strings_is_refused_too(limit: int) -> None:
     """Not a string, but the bytes cannot tell without parsing: whitespace, numbers."""
     document = b"[" + b"1, " * (limit // 3 + 1) + b"2]"
     assert "a value longer than 0 MiB" in long_value_error(document, BLOCK)
@@ -632,7 +638,7 @@ def handovers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_the_fast_parser_reads_ordinary_files_alone(tmp_path, handovers):
+def test_the_fast_parser_reads_ordinary_files_alone(tmp_path: Path, handovers: list[int]) -> None:
     for name in ("users.json", "users.json.gz"):
         path = tmp_path / name
         generate_users(path, 3_000, seed=7, invalid_rate=0.2)
@@ -665,7 +671,7 @@ BIG_STRING = b'"' + b"x" * (2 * 1024 * 1024) + b'"'
         pytest.param(b'{"name": "Bad", "email": "b@example.com"', id="syntax-error"),
     ],
 )  # fmt: skip
-def test_the_fast_parser_hands_over_mid_file(odd_item, handovers):
+def test_the_fast_parser_hands_over_mid_file(odd_item: bytes, handovers: list[int]) -> None:
     """Whatever the fast parser must not hold, the careful one takes the file over from its
     start, skips what was yielded, and every row comes out once, as the careful parser has it."""
     before, after = dump(users(3_000))[:-1], dump(users(2_000))[1:]
@@ -681,11 +687,11 @@ def test_the_fast_parser_hands_over_mid_file(odd_item, handovers):
 
 @pytest.mark.parametrize("path", sorted((CORPORA / "JSONTestSuite" / "test_parsing").iterdir()),
                          ids=lambda path: path.name)  # fmt: skip
-def test_parsers_agree_on_json_test_suite(path):
+def test_parsers_agree_on_json_test_suite(path: Path) -> None:
     assert_parsers_agree(path.read_bytes())
 
 
-def test_parsers_agree_on_what_validation_reads():
+def test_parsers_agree_on_what_validation_reads() -> None:
     """The documents of the tests above that prune items: validation sees no difference."""
     address = {"street": "s", "city": "c", "state": "st", "zip_code": "1", "country": "c"}
     long = "x" * 5000
@@ -704,7 +710,9 @@ def test_parsers_agree_on_what_validation_reads():
         assert_parsers_agree(document)
 
 
-def test_the_digest_covers_the_whole_file_after_a_handover(tmp_path, handovers):
+def test_the_digest_covers_the_whole_file_after_a_handover(
+    tmp_path: Path, handovers: list[int]
+) -> None:
     document = dump(users(2_000))[:-1] + b", {" + b'"bio": ' + BIG_STRING + b"}]"
     for name, data in (("u.json", document), ("u.json.gz", gzip.compress(document))):
         path = tmp_path / name

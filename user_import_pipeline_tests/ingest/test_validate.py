@@ -1,4 +1,5 @@
-"""validate_user: one parsed JSON item in, a normalized row or a coded row error out (SPEC §2)."""
+"""validate_user: one parsed JSON item in, a normalized row or a coded row error out
+(CONTRACT §2)."""
 
 from __future__ import annotations
 
@@ -479,7 +480,8 @@ def _variants() -> list[object]:
                 variants.append(item(addresses=[address(**{field: ABSENT})]))
             else:
                 variants.append(item(**{field: value}))
-    variants += [item(addresses=value) for value in (None, "x", {}, [None], [[]], [], [address()])]
+    address_lists: tuple[object, ...] = (None, "x", {}, [None], [[]], [], [address()])
+    variants += [item(addresses=value) for value in address_lists]
     variants += [item(addresses=[address()] * n) for n in (MAX_ADDRESSES, MAX_ADDRESSES + 1)]
     variants += [item(id=UUID), item(id=UUID.upper()), item(id="{" + UUID + "}"), item(id=7)]
     return variants

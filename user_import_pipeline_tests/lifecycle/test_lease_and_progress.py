@@ -2,17 +2,20 @@
 
 import threading
 import time
+from typing import Any
 
 import psycopg
 
 from user_import_pipeline.db.locks import AdvisoryLock
 from user_import_pipeline.generate import generate_users
-from user_import_pipeline_tests.importing import pause_staging
+from user_import_pipeline_tests.importing import Importer, pause_staging
 
 MERGE_LOCK = int(AdvisoryLock.MERGE)
 
 
-def _watch(dsn, stop, samples, interval=0.1):
+def _watch(
+    dsn: str, stop: threading.Event, samples: list[tuple[Any, ...]], interval: float = 0.1
+) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         while not stop.is_set():
             row = conn.execute(
@@ -24,7 +27,9 @@ def _watch(dsn, stop, samples, interval=0.1):
             time.sleep(interval)
 
 
-def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(importer):
+def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(
+    importer: Importer,
+) -> None:
     importer.lease_seconds = 1
     source = importer.write("u.json", [{"name": "Ann", "email": "ann@example.com"}])
     samples: list[tuple] = []
@@ -48,7 +53,7 @@ def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(impo
     assert outcome.job["status"] == "succeeded"
 
 
-def test_bytes_and_rows_processed_advance_while_the_file_streams(importer):
+def test_bytes_and_rows_processed_advance_while_the_file_streams(importer: Importer) -> None:
     importer.lease_seconds = 1  # beats every third of a second
     # 60 pauses of 50 ms: the stream lasts at least 3 s, several beats, on any machine.
     importer.chunk_size = 1000
@@ -64,6 +69,7 @@ def test_bytes_and_rows_processed_advance_while_the_file_streams(importer):
     finally:
         stop.set()
         watcher.join()
+    assert outcome.job is not None
     assert outcome.job["status"] == "succeeded"
     total = path.stat().st_size
     streaming = [s for s in samples if s[1] == "pending" and 0 < s[3] < total]

@@ -38,7 +38,7 @@ def run(importer: Importer, users: list[Any]) -> ImportOutcome:
 
 
 def check_invariant(outcome: ImportOutcome) -> None:
-    """SPEC §4: processed = imported + updated + unchanged + skipped; failed ⊆ skipped."""
+    """CONTRACT §4: processed = imported + updated + unchanged + skipped; failed ⊆ skipped."""
     c = outcome.counts
     parts = c["imported_count"] + c["updated_count"] + c["unchanged_count"] + c["skipped_count"]
     assert c["progress_processed"] == parts, c

@@ -1,10 +1,10 @@
-"""SPEC §3.5-§3.7 through real imports: address lists, writing nothing when nothing
+"""CONTRACT §3.5-§3.7 through real imports: address lists, writing nothing when nothing
 changed, and two imports of overlapping users at the same time."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -35,7 +35,7 @@ def address_rows(importer: Importer) -> list[dict[str, Any]]:
 # --- §3.5: addresses -----------------------------------------------------------------------
 
 
-def test_new_user_gets_its_addresses_in_file_order(importer):
+def test_new_user_gets_its_addresses_in_file_order(importer: Importer) -> None:
     outcome = run(importer, [user("a@example.com", addresses=[C, A, B])])
     assert_counts(outcome, imported=1)
     assert [(r["position"], r["street"]) for r in address_rows(importer)] == [
@@ -50,7 +50,9 @@ def test_new_user_gets_its_addresses_in_file_order(importer):
     [({}, False), ({"name": "Renamed"}, True)],
     ids=["row-unchanged", "row-changed"],
 )
-def test_absent_addresses_key_leaves_stored_list_untouched(importer, change, updated):
+def test_absent_addresses_key_leaves_stored_list_untouched(
+    importer: Importer, change: dict[str, str], updated: bool
+) -> None:
     run(importer, [user("a@example.com", "Ann", id="a", addresses=[A, B])])
     before = address_rows(importer)
     outcome = run(importer, [user("a@example.com", "Ann", id="a") | change])
@@ -59,7 +61,7 @@ def test_absent_addresses_key_leaves_stored_list_untouched(importer, change, upd
     assert stored(importer, "a@example.com")["addresses"] == [A, B]
 
 
-def test_empty_list_removes_every_address(importer):
+def test_empty_list_removes_every_address(importer: Importer) -> None:
     run(
         importer,
         [
@@ -95,8 +97,8 @@ def test_empty_list_removes_every_address(importer):
     ],
 )
 def test_changed_list_replaces_stored_one_and_counts_an_unchanged_row_as_updated(
-    importer, new_list
-):
+    importer: Importer, new_list: list[dict[str, Any]]
+) -> None:
     run(
         importer,
         [
@@ -132,7 +134,9 @@ def test_changed_list_replaces_stored_one_and_counts_an_unchanged_row_as_updated
     ],
     ids=["identical", "integer-zip", "padded", "extra-key"],
 )
-def test_identical_list_is_not_rewritten(importer, same_list):
+def test_identical_list_is_not_rewritten(
+    importer: Importer, same_list: list[dict[str, Any]]
+) -> None:
     run(importer, [user("a@example.com", "Ann", id="a", addresses=[A, B])])
     before = versions(importer)
     outcome = run(importer, [user("a@example.com", "Ann", id="a", addresses=same_list)])
@@ -140,7 +144,7 @@ def test_identical_list_is_not_rewritten(importer, same_list):
     assert versions(importer) == before
 
 
-def test_changed_row_with_identical_list_keeps_its_address_rows(importer):
+def test_changed_row_with_identical_list_keeps_its_address_rows(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann", id="a", addresses=[A, B])])
     before = address_rows(importer)
     assert_counts(
@@ -150,7 +154,9 @@ def test_changed_row_with_identical_list_keeps_its_address_rows(importer):
 
 
 @pytest.mark.parametrize("matched_by", ["external-id", "email", "uuid-id"])
-def test_addresses_follow_the_matched_user_when_its_email_changes(importer, matched_by):
+def test_addresses_follow_the_matched_user_when_its_email_changes(
+    importer: Importer, matched_by: str
+) -> None:
     run(
         importer,
         [user("a@example.com", "Ann", addresses=[A]), user("z@example.com", "Zed", addresses=[C])],
@@ -199,7 +205,9 @@ def test_addresses_follow_the_matched_user_when_its_email_changes(importer, matc
         "superseded-by-identical-list",
     ],
 )
-def test_addresses_of_a_rejected_row_are_not_applied(importer, rows, code):
+def test_addresses_of_a_rejected_row_are_not_applied(
+    importer: Importer, rows: list[dict[str, Any]], code: str
+) -> None:
     run(
         importer,
         [
@@ -214,7 +222,7 @@ def test_addresses_of_a_rejected_row_are_not_applied(importer, rows, code):
     assert versions(importer) == before
 
 
-def test_invalid_address_rejects_the_whole_row_and_keeps_stored_list(importer):
+def test_invalid_address_rejects_the_whole_row_and_keeps_stored_list(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann", id="a", addresses=[A, B])])
     before = versions(importer)
     outcome = run(
@@ -238,7 +246,7 @@ MIXED = [
 ]
 
 
-def test_reimport_of_identical_file_is_all_unchanged_and_writes_nothing(importer):
+def test_reimport_of_identical_file_is_all_unchanged_and_writes_nothing(importer: Importer) -> None:
     assert_counts(run(importer, MIXED), imported=5, skipped=2, failed=1)
     first = state(importer)
     before = versions(importer)
@@ -248,7 +256,7 @@ def test_reimport_of_identical_file_is_all_unchanged_and_writes_nothing(importer
     assert state(importer) == first
 
 
-def test_only_the_changed_user_is_rewritten(importer):
+def test_only_the_changed_user_is_rewritten(importer: Importer) -> None:
     run(importer, MIXED)
     before = {row[0]: row for row in versions(importer)["users"]}
     changed = [dict(row) for row in MIXED]
@@ -263,7 +271,7 @@ def test_only_the_changed_user_is_rewritten(importer):
     }
 
 
-def test_adopted_user_is_unchanged_on_the_next_identical_import(importer):
+def test_adopted_user_is_unchanged_on_the_next_identical_import(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann")])
     assert_counts(run(importer, [user("a@example.com", "Ann", id="x")]), updated=1)
     before = versions(importer)
@@ -320,7 +328,9 @@ def _serial(importer: Importer, first: str, second: str) -> tuple[dict, dict[str
     return _snapshot(importer), counts
 
 
-def test_concurrent_overlapping_imports_both_succeed_as_some_serial_order(importer):
+def test_concurrent_overlapping_imports_both_succeed_as_some_serial_order(
+    importer: Importer,
+) -> None:
     one, two = _files()
     p1, p2 = importer.write("one.json", one), importer.write("two.json", two)
     results = {"1-2": _serial(importer, p1, p2), "2-1": _serial(importer, p2, p1)}
@@ -356,4 +366,4 @@ def test_concurrent_overlapping_imports_both_succeed_as_some_serial_order(import
         final = _snapshot(importer)
         order = next((k for k, (snap, _) in results.items() if snap == final), None)
         assert order is not None, "the result is neither serial order"
-        assert {p: _counts(outcomes[p]) for p in (p1, p2)} == results[order][1]
+        assert {p: _counts(cast(ImportOutcome, outcomes[p])) for p in (p1, p2)} == results[order][1]

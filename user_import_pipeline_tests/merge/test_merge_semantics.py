@@ -1,4 +1,4 @@
-"""SPEC §2-§4 through real imports: input rules, identity, matching, conflicts, counts.
+"""CONTRACT §2-§4 through real imports: input rules, identity, matching, conflicts, counts.
 
 Addresses, idempotent re-imports and concurrency are in ``test_merge_addresses``.
 """
@@ -6,9 +6,12 @@ Addresses, idempotent re-imports and concurrency are in ``test_merge_addresses``
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.merge.support import (
     address,
     assert_counts,
@@ -27,7 +30,7 @@ U1 = "0b3c5a8e-6f0d-4c2a-9e1b-7d4f2a6c8e10"
 # --- The Go service's scenarios ---------------------------------------------------------
 
 
-def test_go_first_import_creates_users_with_addresses(importer):
+def test_go_first_import_creates_users_with_addresses(importer: Importer) -> None:
     outcome = run(
         importer,
         [
@@ -52,7 +55,7 @@ def test_go_first_import_creates_users_with_addresses(importer):
     assert stored(importer, "bob@example.com")["addresses"] == []
 
 
-def test_go_reimport_with_new_phone_and_fewer_addresses_is_updated(importer):
+def test_go_reimport_with_new_phone_and_fewer_addresses_is_updated(importer: Importer) -> None:
     ann = user(
         "ann@example.com",
         "Ann",
@@ -69,7 +72,7 @@ def test_go_reimport_with_new_phone_and_fewer_addresses_is_updated(importer):
     ]
 
 
-def test_go_invalid_email_row_is_skipped_and_failed_with_its_index(importer):
+def test_go_invalid_email_row_is_skipped_and_failed_with_its_index(importer: Importer) -> None:
     outcome = run(
         importer,
         [user("ok@example.com", id="1"), user("not an email", id="2"), user("b@example.com")],
@@ -82,7 +85,7 @@ def test_go_invalid_email_row_is_skipped_and_failed_with_its_index(importer):
 # --- §2: values as stored -----------------------------------------------------------------
 
 
-def test_integer_id_phone_and_zip_are_stored_as_decimal_strings(importer):
+def test_integer_id_phone_and_zip_are_stored_as_decimal_strings(importer: Importer) -> None:
     run(
         importer,
         [
@@ -99,7 +102,7 @@ def test_integer_id_phone_and_zip_are_stored_as_decimal_strings(importer):
     assert got["addresses"][0]["zip_code"] == "2134"
 
 
-def test_integers_beyond_64_bits_are_stored_as_decimal_strings(importer):
+def test_integers_beyond_64_bits_are_stored_as_decimal_strings(importer: Importer) -> None:
     big = 2**64  # 20 digits: the zip code limit
     run(
         importer,
@@ -110,7 +113,7 @@ def test_integers_beyond_64_bits_are_stored_as_decimal_strings(importer):
     assert got["addresses"][0]["zip_code"] == str(big)
 
 
-def test_integers_and_their_decimal_strings_are_equal_values(importer):
+def test_integers_and_their_decimal_strings_are_equal_values(importer: Importer) -> None:
     run(
         importer,
         [user("a@example.com", id=42, phone_number=5550100, addresses=[address(zip_code=2134)])],
@@ -133,7 +136,9 @@ def test_integers_and_their_decimal_strings_are_equal_values(importer):
     ("field", "limit"),
     [("street", 255), ("city", 120), ("state", 120), ("zip_code", 20), ("country", 120)],
 )
-def test_address_limits_are_characters_not_bytes(importer, field, limit):
+def test_address_limits_are_characters_not_bytes(
+    importer: Importer, field: str, limit: int
+) -> None:
     at_limit, over = "é" * limit, "é" * (limit + 1)
     outcome = run(
         importer,
@@ -147,7 +152,7 @@ def test_address_limits_are_characters_not_bytes(importer, field, limit):
     assert stored(importer, "a@example.com")["addresses"][0][field] == at_limit
 
 
-def test_every_field_is_stored_trimmed_and_otherwise_byte_exact(importer):
+def test_every_field_is_stored_trimmed_and_otherwise_byte_exact(importer: Importer) -> None:
     padded = " \t\n{}\r\n "
     run(
         importer,
@@ -175,7 +180,7 @@ def test_every_field_is_stored_trimmed_and_otherwise_byte_exact(importer):
     [("name", 255), ("phone_number", 32), ("id", 255)],
     ids=["name-255", "phone-32", "external-id-255"],
 )
-def test_limits_are_characters_not_bytes(importer, field, limit):
+def test_limits_are_characters_not_bytes(importer: Importer, field: str, limit: int) -> None:
     at_limit, over = "é" * limit, "é" * (limit + 1)
     outcome = run(
         importer,
@@ -216,7 +221,9 @@ def test_limits_are_characters_not_bytes(importer, field, limit):
         "not-an-object",
     ],
 )
-def test_invalid_row_is_rejected_whole_with_its_code(importer, row, code):
+def test_invalid_row_is_rejected_whole_with_its_code(
+    importer: Importer, row: dict[str, Any] | str, code: str
+) -> None:
     outcome = run(importer, [user("first@example.com"), row])
     assert_counts(outcome, imported=1, skipped=1, failed=1)
     assert errors(importer, outcome) == {1: (code, False)}
@@ -224,7 +231,7 @@ def test_invalid_row_is_rejected_whole_with_its_code(importer, row, code):
     assert importer.query("SELECT count(*) AS n FROM addresses") == [{"n": 0}]
 
 
-def test_email_of_320_characters_is_stored(importer):
+def test_email_of_320_characters_is_stored(importer: Importer) -> None:
     email = "a" * 308 + "@example.com"
     assert_counts(run(importer, [user(email)]), imported=1)
     assert stored(importer, email)["email"] == email
@@ -235,7 +242,9 @@ def test_email_of_320_characters_is_stored(importer):
     [{}, {"phone_number": None}, {"phone_number": "  "}],
     ids=["key-absent", "null", "blank"],
 )
-def test_missing_phone_is_stored_null_and_clears_a_stored_one(importer, missing):
+def test_missing_phone_is_stored_null_and_clears_a_stored_one(
+    importer: Importer, missing: dict[str, Any]
+) -> None:
     run(importer, [user("a@example.com", id="a", phone_number="555")])
     outcome = run(importer, [user("a@example.com", id="a", **missing)])
     assert_counts(outcome, updated=1)
@@ -261,7 +270,9 @@ def test_missing_phone_is_stored_null_and_clears_a_stored_one(importer, missing)
     ],
     ids=["same-external-id", "same-email-no-external-id"],
 )
-def test_last_row_of_an_identity_wins_earlier_are_superseded(importer, rows):
+def test_last_row_of_an_identity_wins_earlier_are_superseded(
+    importer: Importer, rows: list[dict[str, Any]]
+) -> None:
     outcome = run(importer, rows)
     assert_counts(outcome, imported=1, skipped=2, failed=0)
     assert errors(importer, outcome) == {
@@ -272,7 +283,7 @@ def test_last_row_of_an_identity_wins_earlier_are_superseded(importer, rows):
     assert (got["name"], got["email"], got["phone_number"]) == ("v3", rows[2]["email"], "3")
 
 
-def test_last_row_of_an_identity_wins_against_an_existing_user(importer):
+def test_last_row_of_an_identity_wins_against_an_existing_user(importer: Importer) -> None:
     run(importer, [user("a@example.com", "old", id="x", phone_number="1")])
     outcome = run(
         importer,
@@ -294,7 +305,9 @@ def test_last_row_of_an_identity_wins_against_an_existing_user(importer):
     ],
     ids=["two-external-ids", "external-id-then-email-only", "email-only-then-external-id"],
 )
-def test_different_identities_sharing_an_email_later_wins_earlier_fails(importer, earlier, later):
+def test_different_identities_sharing_an_email_later_wins_earlier_fails(
+    importer: Importer, earlier: dict[str, Any], later: dict[str, Any]
+) -> None:
     outcome = run(importer, [earlier, later])
     assert_counts(outcome, imported=1, skipped=1, failed=1)
     assert errors(importer, outcome) == {0: ("duplicate_in_file", False)}
@@ -302,7 +315,7 @@ def test_different_identities_sharing_an_email_later_wins_earlier_fails(importer
     assert (got["name"], got["external_id"]) == ("second", later.get("id"))
 
 
-def test_superseded_row_does_not_take_part_in_the_email_contest(importer):
+def test_superseded_row_does_not_take_part_in_the_email_contest(importer: Importer) -> None:
     outcome = run(
         importer,
         [
@@ -317,7 +330,9 @@ def test_superseded_row_does_not_take_part_in_the_email_contest(importer):
     assert stored(importer, "t@example.com")["external_id"] == "x"
 
 
-def test_external_id_that_looks_like_an_email_is_not_that_email_identity(importer):
+def test_external_id_that_looks_like_an_email_is_not_that_email_identity(
+    importer: Importer,
+) -> None:
     # Identity is the external id, else lower(email): the two kinds must not collide.
     outcome = run(
         importer,
@@ -330,7 +345,9 @@ def test_external_id_that_looks_like_an_email_is_not_that_email_identity(importe
 @pytest.mark.parametrize(
     "by_id_first", [True, False], ids=["external-id-row-first", "email-row-first"]
 )
-def test_two_rows_reaching_one_existing_user_later_wins(importer, by_id_first):
+def test_two_rows_reaching_one_existing_user_later_wins(
+    importer: Importer, by_id_first: bool
+) -> None:
     run(importer, [user("u@example.com", "U", id="u")])
     by_id = user("new@example.com", "by id", id="u")
     by_email = user("U@example.com", "by email")
@@ -346,7 +363,7 @@ def test_two_rows_reaching_one_existing_user_later_wins(importer, by_id_first):
     )
 
 
-def test_two_spellings_of_one_uuid_make_one_new_user(importer):
+def test_two_spellings_of_one_uuid_make_one_new_user(importer: Importer) -> None:
     outcome = run(
         importer, [user("a@example.com", "a", id=U1.upper()), user("b@example.com", "b", id=U1)]
     )
@@ -358,7 +375,7 @@ def test_two_spellings_of_one_uuid_make_one_new_user(importer):
 # --- §3.2: matching -----------------------------------------------------------------------
 
 
-def test_match_by_external_id_takes_new_values(importer):
+def test_match_by_external_id_takes_new_values(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann", id="x", phone_number="1")])
     before = user_id(importer, "a@example.com")
     outcome = run(importer, [user("z@example.com", "Zed", id="x", phone_number="2")])
@@ -373,7 +390,7 @@ def test_match_by_external_id_takes_new_values(importer):
     assert user_id(importer, "z@example.com") == before
 
 
-def test_row_with_external_id_adopts_user_found_by_email(importer):
+def test_row_with_external_id_adopts_user_found_by_email(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann")])
     before = user_id(importer, "a@example.com")
     outcome = run(importer, [user("A@EXAMPLE.COM", "Ann", id="x")])
@@ -383,14 +400,16 @@ def test_row_with_external_id_adopts_user_found_by_email(importer):
     assert user_id(importer, "a@example.com") == before
 
 
-def test_adoption_alone_counts_as_a_change(importer):
+def test_adoption_alone_counts_as_a_change(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann")])
     assert_counts(run(importer, [user("a@example.com", "Ann", id="x")]), updated=1)
     assert stored(importer, "a@example.com")["external_id"] == "x"
 
 
 @pytest.mark.parametrize("stored_external_id", [None, "x"], ids=["user-without-id", "user-with-id"])
-def test_row_without_external_id_matches_by_email_case_insensitively(importer, stored_external_id):
+def test_row_without_external_id_matches_by_email_case_insensitively(
+    importer: Importer, stored_external_id: str | None
+) -> None:
     run(importer, [user("Ann@Example.com", "Ann", id=stored_external_id)])
     outcome = run(importer, [user("aNN@example.COM", "Ann B")])
     assert_counts(outcome, updated=1)
@@ -404,7 +423,7 @@ def test_row_without_external_id_matches_by_email_case_insensitively(importer, s
 
 
 @pytest.mark.parametrize("blank", ["", " \t", None], ids=["empty", "blank", "null"])
-def test_empty_or_null_id_is_no_external_id(importer, blank):
+def test_empty_or_null_id_is_no_external_id(importer: Importer, blank: str | None) -> None:
     run(importer, [user("a@example.com", "Ann", id="x"), user("b@example.com", "Bob")])
     outcome = run(
         importer, [user("a@example.com", "Ann 2", id=blank), user("b@example.com", "Bob", id=blank)]
@@ -414,20 +433,20 @@ def test_empty_or_null_id_is_no_external_id(importer, blank):
     assert stored(importer, "b@example.com")["external_id"] is None
 
 
-def test_email_is_stored_with_the_case_given(importer):
+def test_email_is_stored_with_the_case_given(importer: Importer) -> None:
     run(importer, [user("Mixed.Case@Example.COM")])
     assert stored(importer, "mixed.case@example.com")["email"] == "Mixed.Case@Example.COM"
 
 
 @pytest.mark.parametrize("external_id", ["x", None], ids=["by-external-id", "by-email"])
-def test_case_only_email_change_is_an_update(importer, external_id):
+def test_case_only_email_change_is_an_update(importer: Importer, external_id: str | None) -> None:
     run(importer, [user("ann@example.com", id=external_id)])
     assert_counts(run(importer, [user("ann@example.com", id=external_id)]), unchanged=1)
     assert_counts(run(importer, [user("Ann@example.com", id=external_id)]), updated=1)
     assert stored(importer, "ann@example.com")["email"] == "Ann@example.com"
 
 
-def test_external_id_match_comes_before_id_and_email(importer):
+def test_external_id_match_comes_before_id_and_email(importer: Importer) -> None:
     run(importer, [user("p@example.com", "P"), user("q@example.com", "Q")])
     p_id = user_id(importer, "p@example.com")
     importer.query(
@@ -447,7 +466,7 @@ def test_external_id_match_comes_before_id_and_email(importer):
     [U1, U1.upper(), "{" + U1 + "}", "urn:uuid:" + U1, U1.replace("-", ""), f"  {U1}  "],
     ids=["canonical", "upper-case", "braces", "urn", "no-hyphens", "padded"],
 )
-def test_new_user_with_uuid_external_id_gets_it_as_id(importer, spelling):
+def test_new_user_with_uuid_external_id_gets_it_as_id(importer: Importer, spelling: str) -> None:
     run(importer, [user("a@example.com", id=spelling)])
     assert user_id(importer, "a@example.com") == U1
     assert stored(importer, "a@example.com")["external_id"] == spelling.strip()
@@ -459,7 +478,9 @@ def test_new_user_with_uuid_external_id_gets_it_as_id(importer, spelling):
     ["abc", 7, "0x" + U1.replace("-", ""), U1 + "0", U1[:-1], "{" + U1],
     ids=["word", "integer", "hex-prefix", "too-long", "too-short", "unclosed-brace"],
 )
-def test_non_uuid_external_id_gets_a_generated_id(importer, external_id):
+def test_non_uuid_external_id_gets_a_generated_id(
+    importer: Importer, external_id: str | int
+) -> None:
     run(importer, [user("a@example.com", id=external_id)])
     generated = user_id(importer, "a@example.com")
     assert uuid.UUID(generated) != uuid.UUID(int=0)
@@ -478,8 +499,8 @@ def test_non_uuid_external_id_gets_a_generated_id(importer, external_id):
     ],
 )
 def test_other_spelling_of_the_uuid_a_user_was_made_from_matches_it(
-    importer, created_as, imported_as
-):
+    importer: Importer, created_as: str, imported_as: str
+) -> None:
     run(importer, [user("a@example.com", "Ann", id=created_as)])
     outcome = run(importer, [user("a@example.com", "Ann 2", id=imported_as)])
     assert_counts(outcome, updated=1)
@@ -489,7 +510,9 @@ def test_other_spelling_of_the_uuid_a_user_was_made_from_matches_it(
 
 
 @pytest.mark.parametrize("spelling", [str.lower, str.upper], ids=["lower", "upper"])
-def test_user_exported_with_its_id_matches_when_imported_back(importer, spelling):
+def test_user_exported_with_its_id_matches_when_imported_back(
+    importer: Importer, spelling: Callable[[str], str]
+) -> None:
     run(importer, [user("a@example.com", "Ann", addresses=[address()])])
     exported = user_id(importer, "a@example.com")
     outcome = run(importer, [user("new@example.com", "Ann B", id=spelling(exported))])
@@ -499,7 +522,7 @@ def test_user_exported_with_its_id_matches_when_imported_back(importer, spelling
     assert stored(importer, "new@example.com")["addresses"] == [address()]
 
 
-def test_id_conflict_when_user_with_that_id_has_another_external_id(importer):
+def test_id_conflict_when_user_with_that_id_has_another_external_id(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann")])
     run(importer, [user("a@example.com", "Ann", id="other")])
     taken = user_id(importer, "a@example.com")
@@ -514,7 +537,7 @@ def test_id_conflict_when_user_with_that_id_has_another_external_id(importer):
 # --- §3.2b / §3.3: email conflicts ----------------------------------------------------------
 
 
-def test_email_conflict_when_adopting_a_user_with_another_external_id(importer):
+def test_email_conflict_when_adopting_a_user_with_another_external_id(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann", id="x")])
     before = versions(importer)
     outcome = run(importer, [user("A@example.com", "Other", id="y")])
@@ -525,7 +548,9 @@ def test_email_conflict_when_adopting_a_user_with_another_external_id(importer):
 
 
 @pytest.mark.parametrize("matched_by", ["external-id", "uuid-id"])
-def test_email_conflict_when_matched_user_takes_anothers_email(importer, matched_by):
+def test_email_conflict_when_matched_user_takes_anothers_email(
+    importer: Importer, matched_by: str
+) -> None:
     run(
         importer,
         [
@@ -544,7 +569,7 @@ def test_email_conflict_when_matched_user_takes_anothers_email(importer, matched
     assert (versions(importer), state(importer)) == (before, snapshot)
 
 
-def test_email_swap_in_one_file_rejects_both(importer):
+def test_email_swap_in_one_file_rejects_both(importer: Importer) -> None:
     run(importer, [user("a@example.com", "A", id="a"), user("b@example.com", "B", id="b")])
     before = versions(importer)
     outcome = run(
@@ -556,7 +581,7 @@ def test_email_swap_in_one_file_rejects_both(importer):
     assert versions(importer) == before
 
 
-def test_email_freed_in_the_same_file_is_judged_by_the_stored_emails(importer):
+def test_email_freed_in_the_same_file_is_judged_by_the_stored_emails(importer: Importer) -> None:
     run(importer, [user("a@example.com", "A", id="a"), user("b@example.com", "B", id="b")])
     outcome = run(
         importer, [user("c@example.com", "A", id="a"), user("a@example.com", "B", id="b")]
@@ -569,7 +594,7 @@ def test_email_freed_in_the_same_file_is_judged_by_the_stored_emails(importer):
 # --- §4: counts of a mixed file --------------------------------------------------------------
 
 
-def test_counts_of_a_mixed_file(importer):
+def test_counts_of_a_mixed_file(importer: Importer) -> None:
     run(importer, [user("same@example.com", "S", id="s"), user("chg@example.com", "C", id="c")])
     outcome = run(
         importer,

@@ -56,7 +56,7 @@ def wait_for_counted_writes(importer: Importer, rows: int) -> None:
     raise AssertionError(f"fewer than {rows} writes counted after 20 s")
 
 
-def test_a_reimport_after_a_large_import_analyzes_first(quiet_importer):
+def test_a_reimport_after_a_large_import_analyzes_first(quiet_importer: Importer) -> None:
     assert_counts(quiet_importer.import_users(USERS), imported=300)
     # The first merge found empty, freshly analyzed-or-never tables with nothing written.
     assert analyzed(quiet_importer) == {"users": None, "addresses": None}

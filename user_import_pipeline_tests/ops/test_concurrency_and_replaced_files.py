@@ -5,12 +5,14 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from user_import_pipeline.generate import generate_users
-from user_import_pipeline_tests.importing import pause_staging
+from user_import_pipeline_tests.importing import Importer, ImportOutcome, pause_staging
 
 pytestmark = pytest.mark.faults
 
@@ -45,9 +47,11 @@ def _file_users(index: int) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(importer):
+def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(
+    importer: Importer,
+) -> None:
     paths = [importer.write(f"overlap-{i}.json", _file_users(i)) for i in range(FILES)]
-    outcomes: dict[int, object] = {}
+    outcomes: dict[int, ImportOutcome] = {}
     barrier = threading.Barrier(FILES)
 
     def run(index: int) -> None:
@@ -62,6 +66,7 @@ def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(import
 
     assert len(outcomes) == FILES
     for index, outcome in outcomes.items():
+        assert outcome.job is not None
         assert outcome.job["status"] == "succeeded", (index, outcome.job["error_message"])
         counts = outcome.counts
         assert counts["skipped_count"] == 0, counts
@@ -100,7 +105,12 @@ def _watch_until_streaming(dsn: str, started: threading.Event) -> None:
             time.sleep(0.02)
 
 
-def _replace_while_streaming(importer, monkeypatch, source: str, replace) -> object:
+def _replace_while_streaming(
+    importer: Importer,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+    replace: Callable[[Path], object],
+) -> ImportOutcome:
     """Run the import of ``source``; as soon as it streams, call ``replace(path)``. The
     import waits after its 20,000th item (its progress is written by then) until the file
     has been replaced, so that it is still reading however fast the machine is."""
@@ -110,7 +120,7 @@ def _replace_while_streaming(importer, monkeypatch, source: str, replace) -> obj
     started = threading.Event()
     watcher = threading.Thread(target=_watch_until_streaming, args=(importer.dsn, started))
     watcher.start()
-    result: dict[str, object] = {}
+    result: dict[str, ImportOutcome] = {}
     runner = threading.Thread(target=lambda: result.update(outcome=importer.run(source)))
     with pause_staging(lambda: replaced.wait(60)):
         runner.start()
@@ -124,8 +134,8 @@ def _replace_while_streaming(importer, monkeypatch, source: str, replace) -> obj
 
 @pytest.mark.slow
 def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_bytes(
-    importer, monkeypatch
-):
+    importer: Importer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     generate_users(importer.base_dir / "big.json", 40_000, seed=1)
     generate_users(importer.base_dir / "other.json", 40_000, seed=2)
     original = json.loads((importer.base_dir / "big.json").read_text())
@@ -135,22 +145,26 @@ def test_a_file_renamed_over_during_the_import_is_imported_from_the_original_byt
         "big.json",
         lambda path: os.replace(path.with_name("other.json"), path),
     )
+    assert outcome.job is not None
     assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
     stored = importer.users()
     assert {u["email"].lower() for u in original} == set(stored)
 
 
 @pytest.mark.slow
-def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(importer, monkeypatch):
+def test_a_file_rewritten_in_place_during_the_import_fails_cleanly(
+    importer: Importer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     generate_users(importer.base_dir / "big.json", 40_000, seed=1)
 
-    def overwrite(path):
+    def overwrite(path: Path) -> None:
         # Same length and still valid JSON: only the size/mtime check can notice it.
         data = path.read_bytes()
         with open(path, "r+b") as handle:
             handle.write(data.replace(b"example", b"EXAMPLE"))
 
     outcome = _replace_while_streaming(importer, monkeypatch, "big.json", overwrite)
+    assert outcome.job is not None
     assert outcome.job["status"] == "failed"
     assert "modified while it was being read" in outcome.job["error_message"]
     assert importer.users() == {}

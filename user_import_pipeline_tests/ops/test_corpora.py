@@ -1,4 +1,4 @@
-"""Public corpora through the real job (SPEC §2, §2.1; /work/shared/corpora/README.md).
+"""Public corpora through the real job (CONTRACT §2, §2.1; fixtures/corpora/README.md).
 
 JSONTestSuite: every ``n_`` document is a file error (import failed, nothing merged);
 every ``y_`` array is imported item by item (rows or row errors), every other ``y_``
@@ -41,7 +41,7 @@ SEED = [
 ]  # fmt: skip
 
 
-def test_the_corpora_are_all_there():
+def test_the_corpora_are_all_there() -> None:
     assert len(SUITE_FILES) == 318
     prefixes = [name[:2] for name in SUITE_FILES]
     assert {p: prefixes.count(p) for p in set(prefixes)} == {"y_": 95, "n_": 188, "i_": 35}
@@ -61,6 +61,7 @@ def suite_importer(server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         importer = Importer(dsn=dsn, base_dir=base)
         importer.reset()
         seeded = importer.import_users(SEED, name="seed.json")
+        assert seeded.job is not None
         assert seeded.job["status"] == "succeeded", seeded.job["error_message"]
         yield importer
     finally:
@@ -118,9 +119,9 @@ def instance() -> Iterator[dg.DagsterInstance]:
 
 
 @pytest.mark.parametrize("name", SUITE_FILES)
-def test_json_test_suite(suite_importer: Importer, instance: dg.DagsterInstance, name: str):
+def test_json_test_suite(suite_importer: Importer, instance: dg.DagsterInstance, name: str) -> None:
     before = snapshot(suite_importer)
-    outcome = suite_importer.run(name, instance=instance)
+    outcome = suite_importer.run_dagster(name, instance=instance)
     assert outcome.job is not None, "every run must claim and finish its import job"
     job = outcome.job
     assert job["status"] in ("succeeded", "failed"), job["status"]
@@ -176,7 +177,9 @@ def rejection_codes(value: str) -> set[str]:
     return codes
 
 
-def test_naughty_strings_are_stored_exactly_or_rejected_with_a_row_error(importer):
+def test_naughty_strings_are_stored_exactly_or_rejected_with_a_row_error(
+    importer: Importer,
+) -> None:
     strings = json.loads(BLNS.read_text(encoding="utf-8"))
     assert len(strings) > 500
     users = [
@@ -196,6 +199,7 @@ def test_naughty_strings_are_stored_exactly_or_rejected_with_a_row_error(importe
     outcome = importer.run("naughty.json")
 
     job = outcome.job
+    assert job is not None
     assert job["status"] == "succeeded", job["error_message"]
     assert job["progress_processed"] == len(strings)
     assert_counts_invariant(job)

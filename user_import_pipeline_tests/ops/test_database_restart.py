@@ -14,10 +14,14 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import pytest
 
 from user_import_pipeline.db.embedded import EmbeddedServer
+from user_import_pipeline_tests import crashing
+from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import (
     job_state,
     staged,
@@ -61,8 +65,13 @@ def server_url(server: EmbeddedServer) -> str:
     ],
 )
 def test_a_restart_mid_import_restages_and_ends_like_the_reference(
-    server, seeded, instance, children, reference, at
-):
+    server: EmbeddedServer,
+    seeded: Importer,
+    instance: dg.DagsterInstance,
+    children: list[crashing.Child],
+    reference: dict[str, Any],
+    at: str,
+) -> None:
     child = start_child(seeded, instance, children, at, action="hold", lease_seconds=60)
     child.wait_reached()
     job = the_job(seeded)

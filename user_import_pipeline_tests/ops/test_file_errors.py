@@ -1,4 +1,4 @@
-"""File errors through the whole job (SPEC §2.1): the import fails with a message that says
+"""File errors through the whole job (CONTRACT §2.1): the import fails with a message that says
 what and where, the Dagster run fails, and nothing is merged - ``users`` and ``addresses``
 are exactly as before, down to each row version (``xmin``)."""
 
@@ -80,18 +80,20 @@ def snapshot(importer: Importer) -> tuple[list[dict[str, Any]], list[dict[str, A
 @pytest.fixture
 def seeded(importer: Importer) -> Importer:
     outcome = importer.import_users(SEED, name="seed.json")
+    assert outcome.job is not None
     assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
     assert outcome.counts["imported_count"] == 3
     assert len(importer.query("SELECT 1 FROM addresses")) == 3
     return importer
 
 
-def test_control_the_changes_would_show_in_the_snapshot(seeded):
+def test_control_the_changes_would_show_in_the_snapshot(seeded: Importer) -> None:
     """Without a defect the payload of the bad files changes every seeded user and adds
     one: a test below that finds the snapshot unchanged really found nothing merged."""
     before = snapshot(seeded)
     (seeded.base_dir / "good.json").write_bytes(dump(CHANGES))
     outcome = seeded.run("good.json")
+    assert outcome.job is not None
     assert outcome.job["status"] == "succeeded"
     assert outcome.counts["updated_count"] == 3
     assert outcome.counts["imported_count"] == 1
@@ -233,7 +235,7 @@ def too_many_digits(base: Path) -> tuple[str, str]:
         pytest.param(too_many_digits, id="number-beyond-4300-digits"),
     ],
 )
-def test_file_error_fails_the_import_and_merges_nothing(seeded, case):
+def test_file_error_fails_the_import_and_merges_nothing(seeded: Importer, case: Case) -> None:
     source_path, expected = case(seeded.base_dir)
     before = snapshot(seeded)
 
@@ -261,7 +263,7 @@ def test_file_error_fails_the_import_and_merges_nothing(seeded, case):
         pytest.param(os.fsdecode(b"\xfe\xfd.json"), id="non-utf8-name-missing"),
     ],
 )
-def test_a_non_utf8_file_name_fails_cleanly(seeded, name):
+def test_a_non_utf8_file_name_fails_cleanly(seeded: Importer, name: str) -> None:
     """A source_path that cannot be stored as text (a lone surrogate from os.fsdecode of a
     non-UTF-8 name) must still end as a recorded, failed import, not a crashed run."""
     if name == os.fsdecode(b"\xff.json"):
@@ -275,7 +277,7 @@ def test_a_non_utf8_file_name_fails_cleanly(seeded, name):
     assert "not valid UTF-8" in outcome.job["error_message"]
 
 
-def test_valid_json_gz_imports_like_the_same_json(importer):
+def test_valid_json_gz_imports_like_the_same_json(importer: Importer) -> None:
     generate_users(importer.base_dir / "users.json", 400, seed=3, invalid_rate=0.1)
     generate_users(importer.base_dir / "users.json.gz", 400, seed=3, invalid_rate=0.1)
     with gzip.open(importer.base_dir / "users.json.gz") as compressed:
@@ -285,6 +287,7 @@ def test_valid_json_gz_imports_like_the_same_json(importer):
         importer.reset()
         outcome = importer.run(source_path)
         assert outcome.succeeded
+        assert outcome.job is not None
         assert outcome.job["status"] == "succeeded"
         users = {
             email: {k: v for k, v in user.items() if k not in ("created_at", "updated_at")}
@@ -304,7 +307,7 @@ def test_valid_json_gz_imports_like_the_same_json(importer):
     assert counts["progress_processed"] == 400
 
 
-def test_valid_json_that_yajl_alone_would_refuse_imports(importer):
+def test_valid_json_that_yajl_alone_would_refuse_imports(importer: Importer) -> None:
     """Integers past 64 bits and exponents past a double are valid JSON: an integer id or
     phone number is stored as its decimal string, an unknown key is ignored."""
     users = b"""[
@@ -314,6 +317,7 @@ def test_valid_json_that_yajl_alone_would_refuse_imports(importer):
     ]"""
     (importer.base_dir / "numbers.json").write_bytes(users)
     outcome = importer.run("numbers.json")
+    assert outcome.job is not None
     assert outcome.job["status"] == "succeeded", outcome.job["error_message"]
     assert outcome.counts["imported_count"] == 2
     stored = importer.users()

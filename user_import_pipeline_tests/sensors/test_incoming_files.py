@@ -1,5 +1,6 @@
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -8,31 +9,36 @@ from user_import_pipeline.resources import ImportSettingsResource
 from user_import_pipeline.sensors.incoming_files import incoming_files_sensor
 
 
-def _tick(base_dir, cursor):
+def _tick(base_dir: Path, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
     context = dg.build_sensor_context(
         cursor=cursor, resources={"import_settings": ImportSettingsResource(base_dir=str(base_dir))}
     )
-    return incoming_files_sensor(context)
+    result = incoming_files_sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
 
 
-def _age(path, seconds=10):
+def _age(path: Path, seconds: float = 10) -> None:
     past = time.time() - seconds
     os.utime(path, (past, past))
 
 
-def _keys(result):
+def _keys(result: dg.SensorResult | dg.SkipReason) -> list[str | None]:
+    assert isinstance(result, dg.SensorResult) and result.run_requests is not None
     return [request.run_key for request in result.run_requests]
 
 
-def test_a_file_is_launched_once_it_held_still_for_two_ticks(tmp_path):
+def test_a_file_is_launched_once_it_held_still_for_two_ticks(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     users = incoming / "users.json"
     users.write_text("[]")
     _age(users)
     first = _tick(tmp_path, None)
+    assert isinstance(first, dg.SensorResult)
     assert _keys(first) == []
     second = _tick(tmp_path, first.cursor)
+    assert isinstance(second, dg.SensorResult) and second.run_requests is not None
     assert len(second.run_requests) == 1
     request = second.run_requests[0]
     assert request.tags["import_file"] == "incoming/users.json"
@@ -44,22 +50,26 @@ def test_a_file_is_launched_once_it_held_still_for_two_ticks(tmp_path):
     assert _keys(third) == _keys(second)
 
 
-def test_a_changed_file_gets_a_new_run_key(tmp_path):
+def test_a_changed_file_gets_a_new_run_key(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     users = incoming / "users.json"
     users.write_text("[]")
     _age(users, 20)
-    cursor = _tick(tmp_path, None).cursor
+    first = _tick(tmp_path, None)
+    assert isinstance(first, dg.SensorResult)
+    cursor = first.cursor
     before = _keys(_tick(tmp_path, cursor))
     users.write_text('[{"name": "a", "email": "a@b.c"}]')
     _age(users, 10)
-    cursor = _tick(tmp_path, cursor).cursor
+    changed = _tick(tmp_path, cursor)
+    assert isinstance(changed, dg.SensorResult)
+    cursor = changed.cursor
     after = _keys(_tick(tmp_path, cursor))
     assert before and after and before != after
 
 
-def test_a_file_still_growing_is_not_launched(tmp_path):
+def test_a_file_still_growing_is_not_launched(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     users = incoming / "users.json"
@@ -68,19 +78,24 @@ def test_a_file_still_growing_is_not_launched(tmp_path):
         with users.open("a") as handle:
             handle.write(part)
         result = _tick(tmp_path, cursor)
+        assert isinstance(result, dg.SensorResult)
         assert _keys(result) == []
         cursor = result.cursor
 
 
-def test_a_file_touched_just_now_waits_to_settle(tmp_path):
+def test_a_file_touched_just_now_waits_to_settle(tmp_path: Path) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     (incoming / "users.json").write_text("[]")
-    cursor = _tick(tmp_path, None).cursor
+    first = _tick(tmp_path, None)
+    assert isinstance(first, dg.SensorResult)
+    cursor = first.cursor
     assert _keys(_tick(tmp_path, cursor)) == []
 
 
-def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ignored(tmp_path):
+def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ignored(
+    tmp_path: Path,
+) -> None:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     outside = tmp_path / "outside.json"
@@ -93,12 +108,14 @@ def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ig
     (incoming / "sub.json").mkdir()
     (incoming / "ok.json.gz").write_bytes(b"")
     _age(incoming / "ok.json.gz")
-    cursor = _tick(tmp_path, None).cursor
+    first = _tick(tmp_path, None)
+    assert isinstance(first, dg.SensorResult)
+    cursor = first.cursor
     assert _keys(_tick(tmp_path, cursor)) == [
         f"incoming/ok.json.gz:0:{(incoming / 'ok.json.gz').stat().st_mtime_ns}"
     ]
 
 
-def test_no_incoming_folder_is_a_skip(tmp_path):
+def test_no_incoming_folder_is_a_skip(tmp_path: Path) -> None:
     result = _tick(tmp_path, None)
     assert isinstance(result, dg.SkipReason)

@@ -1,3 +1,5 @@
+from collections.abc import Iterator
+
 import dagster as dg
 import psycopg
 import pytest
@@ -6,51 +8,64 @@ from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.resources import PostgresResource
 from user_import_pipeline.runs import run_config, run_tags
 from user_import_pipeline.sensors.reaper import import_jobs_reaper
+from user_import_pipeline_tests.importing import Importer
 
 
 @pytest.fixture
-def instance():
+def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as instance:
         yield instance
 
 
-def _tick(dsn, instance):
+def _tick(dsn: str, instance: dg.DagsterInstance) -> dg.SensorResult | dg.SkipReason:
     context = dg.build_sensor_context(
         instance=instance, resources={"postgres": PostgresResource(dsn=dsn)}
     )
-    return import_jobs_reaper(context)
+    result = import_jobs_reaper(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason)
+    return result
 
 
-def _job(dsn, **columns):
+def _job(dsn: str, **columns: str) -> str:
     """Insert an import_jobs row with the given columns (SQL expressions as strings)."""
     names = ", ".join(["source_path", *columns])
     values = ", ".join(["'users.json'", *columns.values()])
     with psycopg.connect(dsn, autocommit=True) as conn:
         row = conn.execute(f"INSERT INTO import_jobs ({names}) VALUES ({values}) RETURNING id")
-        return str(row.fetchone()[0])
+        found = row.fetchone()
+        assert found is not None
+        return str(found[0])
 
 
-def _requested_jobs(result):
+def _requested_jobs(result: dg.SensorResult | dg.SkipReason) -> list[str]:
     if isinstance(result, dg.SkipReason):
         return []
+    assert result.run_requests is not None
     return [r.run_config["ops"]["claim_import"]["config"]["job_id"] for r in result.run_requests]
 
 
-def test_a_job_queued_while_dagster_was_down_gets_a_run(importer, instance):
+def test_a_job_queued_while_dagster_was_down_gets_a_run(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     job_id = _job(importer.dsn, created_at="now() - interval '1 minute'")
     result = _tick(importer.dsn, instance)
     assert _requested_jobs(result) == [job_id]
+    assert isinstance(result, dg.SensorResult) and result.run_requests is not None
     request = result.run_requests[0]
     assert request.tags == run_tags("users.json", job_id)
     dg.validate_run_config(import_users, request.run_config)
 
 
-def test_a_job_queued_just_now_is_left_to_its_own_run(importer, instance):
+def test_a_job_queued_just_now_is_left_to_its_own_run(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     _job(importer.dsn)
     assert _requested_jobs(_tick(importer.dsn, instance)) == []
 
 
-def test_a_queued_job_with_a_run_waiting_in_the_queue_is_left_alone(importer, instance):
+def test_a_queued_job_with_a_run_waiting_in_the_queue_is_left_alone(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     job_id = _job(importer.dsn, created_at="now() - interval '1 minute'")
     instance.create_run_for_job(
         import_users, run_config=run_config(job_id=job_id), tags=run_tags("users.json", job_id)
@@ -58,7 +73,9 @@ def test_a_queued_job_with_a_run_waiting_in_the_queue_is_left_alone(importer, in
     assert _requested_jobs(_tick(importer.dsn, instance)) == []
 
 
-def test_a_running_job_with_an_expired_lease_gets_a_new_run(importer, instance):
+def test_a_running_job_with_an_expired_lease_gets_a_new_run(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     job_id = _job(
         importer.dsn,
         status="'running'",
@@ -68,10 +85,13 @@ def test_a_running_job_with_an_expired_lease_gets_a_new_run(importer, instance):
     )
     result = _tick(importer.dsn, instance)
     assert _requested_jobs(result) == [job_id]
+    assert isinstance(result, dg.SensorResult) and result.run_requests is not None
     assert result.run_requests[0].run_key == f"{job_id}:1"
 
 
-def test_a_running_job_with_a_live_lease_is_left_alone(importer, instance):
+def test_a_running_job_with_a_live_lease_is_left_alone(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     _job(
         importer.dsn,
         status="'running'",
@@ -82,7 +102,9 @@ def test_a_running_job_with_a_live_lease_is_left_alone(importer, instance):
     assert _requested_jobs(_tick(importer.dsn, instance)) == []
 
 
-def test_a_dead_job_out_of_attempts_is_failed_with_the_reason(importer, instance):
+def test_a_dead_job_out_of_attempts_is_failed_with_the_reason(
+    importer: Importer, instance: dg.DagsterInstance
+) -> None:
     job_id = _job(
         importer.dsn,
         status="'running'",

@@ -21,7 +21,7 @@ def encoded(addresses: tuple[Address, ...]) -> str:
 
 
 @pytest.mark.parametrize("field", range(5))
-def test_every_string_in_every_field_stages_as_json_would(field):
+def test_every_string_in_every_field_stages_as_json_would(field: int) -> None:
     for text in NAUGHTY + SPLICES:
         values = ["Main St 1", "Springfield", "IL", "62701", "US"]
         values[field] = text
@@ -32,5 +32,5 @@ def test_every_string_in_every_field_stages_as_json_would(field):
             assert json.loads(staged) == [list(address) for address in addresses]
 
 
-def test_an_empty_list_stages_as_an_empty_array():
+def test_an_empty_list_stages_as_an_empty_array() -> None:
     assert _addresses_json(()) == "[]"
