@@ -39,6 +39,12 @@ def pause_staging(pause: Callable[[], object]) -> Iterator[None]:
         yield
 
 
+def counts_of(job: dict[str, Any] | None) -> dict[str, Any]:
+    """The counts of a finished import's job row (CONTRACT §4)."""
+    assert job is not None, "the run claimed no job"
+    return {name: job[name] for name in jobs.COUNT_FIELDS}
+
+
 @dataclass
 class ImportOutcome:
     """An import run by the core, and the import_jobs row it worked on (None if it never
@@ -58,8 +64,7 @@ class ImportOutcome:
 
     @property
     def counts(self) -> dict[str, Any]:
-        assert self.job is not None, "the run claimed no job"
-        return {name: self.job[name] for name in jobs.COUNT_FIELDS}
+        return counts_of(self.job)
 
 
 @dataclass
@@ -75,8 +80,7 @@ class DagsterOutcome:
 
     @property
     def counts(self) -> dict[str, Any]:
-        assert self.job is not None, "the run claimed no job"
-        return {name: self.job[name] for name in jobs.COUNT_FIELDS}
+        return counts_of(self.job)
 
 
 @dataclass

@@ -250,10 +250,10 @@ class ImportService:
         """The failure policy of the module docstring around one step."""
         try:
             return Done(work())
+        except jobs.AttemptsUsedUp as exc:  # the claim marked the job failed
+            self._release(run.run_id)
+            return Failed(str(exc), exc)
         except (LeaseLost, jobs.ClaimRefused) as exc:
-            if isinstance(exc, jobs.AttemptsUsedUp):
-                self._release(run.run_id)
-                return Failed(str(exc), exc)
             self._release(run.run_id)
             return Stopped(str(exc))
         except TransientDatabaseError as exc:

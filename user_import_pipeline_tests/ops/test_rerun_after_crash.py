@@ -85,6 +85,7 @@ def test_killed_user_import_run_is_taken_over_by_the_next_run_at_once(
         assert data(seeded) == before, "nothing may be merged before the merge committed"
 
     result, seconds = rerun(seeded)
+    print(f"{at}: the re-run took {seconds:.1f} s")
 
     assert result.returncode == 0, result.stdout + result.stderr
     summary = json.loads(result.stdout.splitlines()[-1])
