@@ -1,86 +1,50 @@
-"""Benchmark: ``user-import run`` against PostgreSQL's own floors (issue 5).
+"""Benchmark: ``user-import run`` against PostgreSQL's own floors.
 
-One command, from the repository root, with the dev venv active::
+From the repository root, with the dev venv active::
 
     python bench/benchmark.py --users 100000,1000000 --repeat 3 --out docs/BENCHMARKS.md
 
-Options:
+``--users`` the file sizes (targets are judged at the largest; the RSS growth is largest
+over smallest); ``--repeat R`` or one count per size (``3,1``); ``--out`` the report
+(default docs/BENCHMARKS.md); ``--smoke`` 300 and 3,000 users once, nothing written
+without ``--out`` (CI); ``--seed``; ``--workdir`` for the files (default: a temporary one).
 
-``--users N,M``   file sizes in users (default ``100000,1000000``); the targets are judged
-                  at the largest size, and RSS(largest) / RSS(smallest) is the growth ratio.
-``--repeat R``    how many times each case is measured (default 3): median, min and max.
-                  ``R1,R2`` gives one count per size (smallest first), e.g. ``3,1`` when
-                  the largest size would not fit in the time there is; the report says so.
-                  The 10-user latency is measured with the first count.
-``--out FILE``    the Markdown report to write (default ``docs/BENCHMARKS.md``).
-``--smoke``       tiny sizes (300,3000), one repeat, no profile, no report written: for CI.
-``--no-profile``  skip the ``auto_explain`` profiling pass (done by default when not smoke).
-``--profile-min-ms MS``  statements the profile keeps plans of (default 1000).
-``--seed S``      seed of ``user-import generate`` (default 1).
-``--workdir DIR`` where the generated files go (default: a temporary folder, removed after).
+The server is ``DATABASE_URL``, else the embedded server; the benchmark works only in
+databases it creates there and drops at the end (``bench_<pid>_*``), Dagster's included.
 
-The server is ``DATABASE_URL`` when set, else the embedded server
-(``user_import_pipeline.environment.prepare()``). The benchmark never touches the
-database it is given: every case runs in scratch databases it creates on that server and
-drops at the end (``bench_<pid>_...``), Dagster's storage included.
+Rounds of every case, one round after another, each timed case right after a CHECKPOINT:
 
-What one run measures, each case ``--repeat`` times, interleaved (one round of every case,
-then the next round), every timed case right after a ``CHECKPOINT``:
+- **parse floor**: ijson's C backend over the file, counting users and addresses.
+- **our parse + validation**: ``iter_items`` and ``validate_user``, in this process.
+- **COPY floor**: the same rows, as TSV made beforehand, COPYed into empty ``users`` and
+  ``addresses`` made by the real migrations, each committed; vacuumed after (not timed).
+- **imports**: ``user-import run FILE`` in a subprocess, on a fresh migrated database per
+  round: (a) first, (b) the identical file again, (c) a copy with every 10th user's
+  name, email or address list changed; ``VACUUM ANALYZE`` between them (not timed), as
+  autovacuum would have done. Their reported counts are checked. Per import: wall time,
+  peak RSS (``wait4``), the whole server's WAL (``pg_current_wal_lsn()``), and the
+  phases of its Dagster run from the event log (op durations, ``seconds_<step>``).
+- **small file**: a 10-user file through ``user-import run``, after a warm-up run.
 
-- **parse floor**: ijson (C backend, ``ijson.items(f, "item")``) over the file, counting
-  users and addresses, in this process.
-- **our parse + validation**: the Python side of ``stage_users`` without the database
-  (``iter_items`` and ``validate_user`` over the file), in this process: what staging
-  costs before a row reaches PostgreSQL.
-- **COPY floor**: the same rows flattened to TSV beforehand (not timed), then ``COPY``
-  (psycopg ``cursor.copy``) of users, committed, then addresses, committed, into empty
-  ``users``/``addresses`` made by the real migrations (so the same columns, keys, indexes
-  and foreign key), truncated before each round and vacuumed after it (not timed), so
-  that autovacuum does not write their WAL during a later case.
-- **our import**, ``user-import run FILE`` in a subprocess with ``DATABASE_URL`` on a fresh
-  migrated scratch database per round: (a) first import into empty tables, (b) re-import
-  of the identical file, (c) re-import of a copy of the file where every 10th user
-  (index % 10 == 7) has its name, email or address list changed, in turn. ``VACUUM
-  ANALYZE`` of users/addresses runs between the imports (not timed), as autovacuum would
-  have done by the time a file is re-imported. The counts every run reports are checked.
-  Per case: wall time of the process, per-phase times from the run's Dagster event log
-  (step durations and the ops' ``seconds_*`` metadata), WAL (``pg_current_wal_lsn()``
-  before/after: the whole server), and the peak RSS of the ``user-import`` process
-  (``getrusage(RUSAGE_CHILDREN)`` in a wrapper process around it).
-- **small file latency**: a 10-user file through ``user-import run``, wall time.
-
-WAL is server-wide, so other sessions' writes are counted too. When the server's
-``pg_wal`` is readable from here and a case wrote less than 256 MB, ``pg_waldump`` of the
-range also gives the WAL of the benchmark's own databases (records on their relations
-plus those of their transactions); a temporary physical replication slot keeps that WAL
-until it is read. The identical re-import's WAL target is judged on that figure when it
-exists.
-
-The profiling pass (embedded server only: it reads the server log) repeats the three
-imports at the largest size in a database with ``auto_explain`` (``log_analyze``,
-``log_buffers``, statements over 1 s) set for that database only, and writes the plans
-of the slowest statements to the report. Its timings include ``auto_explain``'s overhead
-and are not used for the table.
-
-After the tables, ``bench/bounds.py`` sets each time-ratio target's budget against the
-parts of the run a staged import cannot skip (printed, and in the report).
-
-The exit code is 0 when every measurement ran (whether or not the targets are met).
+Exit code 0 when every measurement ran, whether or not the targets are met.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 # Run as a script, Python puts bench/ first on sys.path, where its modules would shadow
-# others (bench/data.py any "data"): import them from the package ``bench`` instead.
+# others of the same name: import them from the package ``bench`` instead.
 if __package__ in (None, ""):
     _BENCH = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _BENCH]
@@ -88,160 +52,187 @@ if __package__ in (None, ""):
 
 import ijson
 
-from bench import REPO, log
-from bench.benchmarks_md import write_report
-from bench.bounds import bounds_section
-from bench.cases import measure_latency, measure_size
-from bench.data import prepare_files
-from bench.databases import Server, server_url
-from bench.importer import Importer
-from bench.measure import Conditions, loadavg, machine
-from bench.profiling import profile
-from bench.report import Report, evaluate, print_summary
+from bench import cases
+from bench.cases import REPO, Importer, Sample, Server, log
+from bench.report import IMPORTS, Report, SizeResult, render
+from user_import_pipeline import settings
+from user_import_pipeline.generate import generate_users
 
-SMOKE_SIZES = (300, 3000)
-PROFILE_MIN_DURATION_MS = 1000
-NO_PROFILE_NOTE = (
-    "No profile: auto_explain's plans go to the server log, which "
-    "only the embedded server's is known to the benchmark."
-)
-NO_WALDUMP_NOTE = (
-    "pg_waldump could not read the server's WAL: WAL figures are "
-    "server-wide only and include other sessions' writes."
-)
+SMOKE_SIZES = [300, 3000]
+LATENCY_USERS = 10
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The options, with ``sizes``, ``repeats``, ``do_profile`` and ``out`` resolved."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The options, with ``sizes``, ``repeats`` (one per size) and ``out`` resolved."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--users", default="100000,1000000")
     parser.add_argument("--repeat", default="3")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "BENCHMARKS.md")
+    parser.add_argument("--out", type=Path)
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument("--profile-min-ms", type=int, default=PROFILE_MIN_DURATION_MS)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args(argv)
     if args.smoke:
-        args.sizes = list(SMOKE_SIZES)
-        args.repeats, args.do_profile, args.out = [1] * len(args.sizes), False, None
+        args.sizes, args.repeats = SMOKE_SIZES, [1] * len(SMOKE_SIZES)
         return args
-    args.sizes = sorted(int(x) for x in args.users.split(",") if x.strip())
-    args.do_profile = not args.no_profile
+    args.out = args.out or REPO / "docs" / "BENCHMARKS.md"
     try:
-        repeats = [int(x) for x in str(args.repeat).split(",")]
+        args.sizes = sorted(int(x) for x in args.users.split(","))
+        args.repeats = [int(x) for x in args.repeat.split(",")]
     except ValueError:
-        parser.error("--repeat: a count, or one count per size")
-    if len(repeats) == 1:
-        repeats *= len(args.sizes)
-    if len(repeats) != len(args.sizes):
-        parser.error("--repeat: a count, or one count per size")
-    if not args.sizes or min(repeats) < 1:
-        parser.error("need at least one size and --repeat >= 1")
-    args.repeats = repeats
+        parser.error("--users and --repeat take whole numbers, separated by commas")
+    if len(args.repeats) == 1:
+        args.repeats *= len(args.sizes)
+    if len(args.repeats) != len(args.sizes) or min(args.repeats) < 1:
+        parser.error("--repeat: a count >= 1, or one per size")
     return args
 
 
 def command_line(args: argparse.Namespace) -> str:
-    """The command that reproduces this run, as the report shows it."""
+    """The command that reproduces this run."""
     if args.smoke:
         return "python bench/benchmark.py --smoke"
-    repeats = args.repeats
-    repeat_arg = ",".join(map(str, repeats)) if len(set(repeats)) > 1 else str(repeats[0])
+    repeat = args.repeats[0] if len(set(args.repeats)) == 1 else ",".join(map(str, args.repeats))
     return (
-        f"python bench/benchmark.py --users {','.join(str(n) for n in args.sizes)} "
-        f"--repeat {repeat_arg} --out "
-        + (os.path.relpath(args.out, REPO) if args.out else "-")
-        + (" --no-profile" if args.no_profile else "")
-        + (
-            f" --profile-min-ms {args.profile_min_ms}"
-            if args.profile_min_ms != PROFILE_MIN_DURATION_MS
-            else ""
-        )
+        f"python bench/benchmark.py --users {','.join(map(str, args.sizes))} --repeat {repeat}"
+        + (f" --seed {args.seed}" if args.seed != 1 else "")
+        + f" --out {os.path.relpath(args.out, REPO)}"
     )
+
+
+def server_url() -> str:
+    url = settings.database_url()
+    if url is None:
+        from user_import_pipeline.db.embedded import EmbeddedServer
+
+        embedded = EmbeddedServer.from_settings()
+        embedded.start()
+        url = embedded.url("postgres")
+    return url
 
 
 def user_import_cli() -> str:
-    beside = Path(sys.executable).with_name("user-import")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("user-import")
-    if not found:
+    """``user-import`` beside this interpreter (made absolute: the runs start elsewhere)."""
+    beside = Path(sys.executable).absolute().with_name("user-import")
+    found = str(beside) if beside.exists() else shutil.which("user-import")
+    if found is None:
         raise SystemExit("user-import is not installed in this environment")
-    return found
+    return os.path.abspath(found)
 
 
-def measure(
-    args: argparse.Namespace,
-    server: Server,
-    cli: str,
-    workdir: Path,
-    start: tuple[datetime, float, tuple[float, float, float]],
-) -> Report:
-    """Every case at every size, the latency and the profile; the report of them.
-    ``start``: when the run started (UTC, ``perf_counter``) and the load averages then."""
-    started_at, started, load_before = start
-    conditions, notes = Conditions(), []
-    pg, mach = server.describe(), machine()
-    log(f"server {pg['version'].split(',')[0]}; files in {workdir}")
-    importer = Importer(server, cli, workdir, server.create("dagster"))
-    all_files = [prepare_files(cli, workdir, n, args.seed) for n in args.sizes]
-    latency, latency_rss = measure_latency(
-        server, importer, cli, workdir, args.repeats[0], args.seed
+def commit() -> str:
+    """HEAD, and whether the import code (package, SQL) differs from it."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(
+        [*git, "diff-index", "--quiet", "HEAD", "--", "user_import_pipeline", "sql"]
     )
-    results = [
-        measure_size(server, importer, f, r, conditions)
-        for f, r in zip(all_files, args.repeats, strict=True)
-    ]
-    plans = {}
-    if args.do_profile and server.embedded_log is None:
-        notes.append(NO_PROFILE_NOTE)
-    elif args.do_profile:
-        plans = profile(server, importer, all_files[-1], args.profile_min_ms)
-    load_after = loadavg()
-    if not any(r.cases["identical"].wal_own.values for r in results):
-        notes.append(NO_WALDUMP_NOTE)
-    return Report(
-        command=command_line(args),
-        started=started_at,
-        elapsed=time.perf_counter() - started,
-        machine=mach,
-        pg=pg,
-        load=(load_before, load_after),
-        conditions=conditions,
-        targets=evaluate(results, latency),
-        sizes=results,
-        latency=latency,
-        latency_rss=latency_rss,
-        plans=plans,
-        repeats=args.repeats,
-        notes=notes,
-        profile_min_ms=args.profile_min_ms,
-    )
+    return head.stdout.strip() + (" with uncommitted changes" if dirty.returncode else "")
+
+
+def machine(server: Server, load: tuple[float, ...], clients: list[int]) -> dict[str, str]:
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1] for line in f if line.startswith("model name")), "?")
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("dagster", "psycopg", "ijson"))
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 30)
+    return {
+        "CPU": cpu.strip(),
+        "cores": str(os.cpu_count()),
+        "RAM": f"{ram:.1f} GiB",
+        "OS": platform.platform(),
+        "Python": platform.python_version(),
+        "packages": f"{versions}, ijson backend {ijson.backend}",
+        **server.describe(),
+        "load average (1 min) before, after": f"{load[0]:.2f}, {os.getloadavg()[0]:.2f}",
+        "other client connections to the server at the start of each import": (
+            f"{min(clients, default=0)}-{max(clients, default=0)}"
+            " (timings and server-wide WAL count their work too)"
+        ),
+    }
+
+
+def measure_size(
+    server: Server, importer: Importer, files: cases.Files, repeat: int, clients: list[int]
+) -> SizeResult:
+    """``repeat`` rounds of every case at one size, each round's imports in a fresh database."""
+    result = SizeResult(files)
+    copy_db = server.create(f"copy_{files.users}")
+    for round_ in range(1, repeat + 1):
+        label = f"{files.users} users, round {round_}/{repeat}"
+        log(f"{label}: floors")
+        result.cases["parse"].append(cases.parse_floor(files))
+        result.cases["validate"].append(cases.validation(files))
+        result.cases["copy"].append(cases.copy_floor(server, copy_db, files))
+        db = server.create(f"import_{files.users}")
+        for case in IMPORTS:
+            if case != "first":
+                server.value("VACUUM ANALYZE users, addresses", db=db)
+            log(f"{label}: import {case}")
+            clients.append(server.other_clients())
+            sample, summary = importer.run(db, files.changed if case == "changed" else files.json)
+            cases.check(case, files, summary)
+            result.cases[case].append(sample)
+        server.drop(db)
+    server.drop(copy_db)
+    return result
+
+
+def measure_latency(server: Server, importer: Importer, repeat: int, seed: int) -> list[Sample]:
+    path = importer.workdir / f"users_{LATENCY_USERS}.json"
+    generate_users(path, LATENCY_USERS, seed=seed)
+    db = server.create("latency")
+    importer.run(db, path)  # warm-up, not counted: caches, and Dagster's storage made
+    samples = []
+    for round_ in range(1, repeat + 1):
+        log(f"10-user file, round {round_}/{repeat}")
+        server.value("TRUNCATE users, addresses CASCADE", db=db)
+        sample, summary = importer.run(db, path)
+        if summary.get("imported_count") != LATENCY_USERS:
+            raise RuntimeError(f"10-user import reported {summary}")
+        samples.append(sample)
+    server.drop(db)
+    return samples
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if ijson.backend != "yajl2_c":
-        log(f"warning: ijson's default backend is {ijson.backend}; the parse floor uses yajl2_c")
-    start = (datetime.now(UTC), time.perf_counter(), loadavg())
+    started_at, started, load = datetime.now(UTC), time.perf_counter(), os.getloadavg()
     cli = user_import_cli()
-    server = Server(*server_url())
-    own_workdir = args.workdir is None
-    workdir = Path(tempfile.mkdtemp(prefix="uip-bench-")) if own_workdir else args.workdir
+    server = Server(server_url())
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="uip-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
-        report = measure(args, server, cli, workdir, start)
-        print_summary(report)
-        print("\n".join(bounds_section(report.sizes[-1])))
-        if args.out is not None:
-            write_report(args.out, report)
-            log(f"wrote {args.out}")
+        importer = Importer(server, cli, workdir)
+        log(f"server {server.describe()['PostgreSQL'].split(',')[0]}; files in {workdir}")
+        all_files = []
+        for n in args.sizes:
+            log(f"{n} users: the file, its 10%-changed copy, the TSV of the COPY floor")
+            all_files.append(cases.prepare_files(workdir, n, args.seed))
+        latency = measure_latency(server, importer, args.repeats[0], args.seed)
+        clients: list[int] = []
+        sizes = [
+            measure_size(server, importer, files, repeat, clients)
+            for files, repeat in zip(all_files, args.repeats, strict=True)
+        ]
+        report = Report(
+            command=command_line(args),
+            commit=commit(),
+            started=started_at,
+            minutes=(time.perf_counter() - started) / 60,
+            machine=machine(server, load, clients),
+            repeats=args.repeats,
+            sizes=sizes,
+            latency=latency,
+        )
     finally:
         server.close()
-        if own_workdir:
+        if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
+    text = "\n".join(render(report)) + "\n"
+    print(text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        log(f"wrote {args.out}")
     return 0
 
 
