@@ -64,7 +64,10 @@ class ImportCoreResource(dg.ConfigurableResource):
     _service: ImportService | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._service = ImportService(self.postgres.database(), self.import_settings.resolve())
+        # The core's warnings (staging lost and restaged, retries) go to the run's log.
+        self._service = ImportService(
+            self.postgres.database(), self.import_settings.resolve(), log=context.log
+        )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._service is not None:

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from user_import_pipeline.checkpoints import Point, reach
 from user_import_pipeline.core.outcomes import Done, Failed, Outcome, Retry, RunInfo, Stopped
@@ -39,8 +39,6 @@ from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline.staging.stage_addresses import stage_addresses
 from user_import_pipeline.staging.stage_users import ProgressCallback, StagedUsers, stage_users
 from user_import_pipeline.staging.tables import StagingLost, StagingTables
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 TRANSIENT_RETRIES = 3
@@ -62,12 +60,24 @@ class _Run:
     job: jobs.HeldJob | None = None
 
 
+class Log(Protocol):
+    """Where the core says what a caller should know (a Python logger, Dagster's run log)."""
+
+    def warning(self, msg: str) -> Any: ...
+
+
+LOST_STAGING = "staged rows of import {} were lost (database restart?); restaging from the file"
+
+
 class ImportService:
     """Imports files into one database (see the module docstring)."""
 
-    def __init__(self, database: Database, settings: ImportSettings) -> None:
+    def __init__(
+        self, database: Database, settings: ImportSettings, log: Log | None = None
+    ) -> None:
         self._database = database
         self._settings = settings
+        self._log: Log = log or logging.getLogger(__name__)
         self._runs: dict[str, _Run] = {}
 
     # --- the steps of an import, in order -------------------------------------------------
@@ -95,8 +105,10 @@ class ImportService:
         def step(session: Session, job: jobs.HeldJob, progress: Progress) -> StagedUsers:
             row = jobs.read_job(session, job_id)
             tables = StagingTables.of(job_id)
-            if jobs.reached(row["phase"], "users_staged") and tables.intact(session, row, False):
-                return StagedUsers(0, 0, 0, 0, already_done=True)
+            if jobs.reached(row["phase"], "users_staged"):
+                if tables.intact(session, row, False):
+                    return StagedUsers(0, 0, 0, 0, already_done=True)
+                self._log.warning(LOST_STAGING.format(job_id))
             return self._stage_users(session, job, progress, on_progress)
 
         return self._step(job_id, run, "users_staged", step)
@@ -111,7 +123,7 @@ class ImportService:
                 return StagedAddresses(row["staged_addresses"], already_done=True)
             restage = not tables.intact(session, row, addresses=False)
             if restage:
-                log.warning("staged users of import %s were lost; restaging", job_id)
+                self._log.warning(LOST_STAGING.format(job_id))
                 self._stage_users(session, job, progress)
             return StagedAddresses(stage_addresses(session, job), restaged_users=restage)
 
@@ -165,7 +177,7 @@ class ImportService:
         ``Retry``; ``Done`` holds the finished job's row."""
         run = run or RunInfo.first(str(uuid.uuid4()))
         try:
-            claimed = _retrying(
+            claimed = self._retrying(
                 run, lambda r: self.claim(r, source_path=source_path, job_id=job_id)
             )
             if not isinstance(claimed, Done):
@@ -178,10 +190,10 @@ class ImportService:
                 lambda r: self.replace_addresses(held, r),
             ]
             for step in steps:
-                outcome = _retrying(run, step)
+                outcome = self._retrying(run, step)
                 if not isinstance(outcome, Done):
                     return outcome
-            return _retrying(run, lambda r: self.finish(held, r))
+            return self._retrying(run, lambda r: self.finish(held, r))
         finally:
             self._release(run.run_id)
 
@@ -279,7 +291,7 @@ class ImportService:
             except DatabaseError as exc:
                 # The database itself is away: the job's lease runs out and the next run of
                 # the file, or the reaper, takes it over.
-                log.warning("import job %s could not be marked failed: %s", job_id, exc)
+                self._log.warning(f"import job {job_id} could not be marked failed: {exc}")
         self._release(run.run_id)
         return Failed(message, cause)
 
@@ -320,7 +332,7 @@ class ImportService:
         try:
             return merge()
         except StagingLost:
-            log.warning("staged rows of import %s were lost; restaging", job.job_id)
+            self._log.warning(LOST_STAGING.format(job.job_id))
         self._stage_users(session, job, progress)
         stage_addresses(session, job)
         return merge()
@@ -328,20 +340,20 @@ class ImportService:
     def _session(self, run: RunInfo) -> AbstractContextManager[Session]:
         return self._database.session(application_name=worker_name(run.run_id))
 
+    def _retrying(self, run: RunInfo, call: Callable[[RunInfo], Outcome[T]]) -> Outcome[T]:
+        """``call`` again after each ``Retry``, with the retry number counted up."""
+        retry_number = 0
+        while True:
+            outcome = call(replace(run, retry_number=retry_number))
+            if not isinstance(outcome, Retry):
+                return outcome
+            self._log.warning(
+                f"{outcome.message} (retry {retry_number + 1} in {outcome.wait_seconds:.0f} s)"
+            )
+            time.sleep(outcome.wait_seconds)
+            retry_number += 1
+
     def _release(self, run_id: str) -> None:
         current = self._runs.pop(run_id, None)
         if current is not None:
             current.heartbeat.stop()
-
-
-def _retrying(run: RunInfo, call: Callable[[RunInfo], Outcome[T]]) -> Outcome[T]:
-    """``call`` again after each ``Retry``, with the retry number counted up."""
-    retry_number = 0
-    while True:
-        outcome = call(replace(run, retry_number=retry_number))
-        if not isinstance(outcome, Retry):
-            return outcome
-        log.warning("%s (retry %d in %.0f s)", outcome.message, retry_number + 1,
-                    outcome.wait_seconds)  # fmt: skip
-        time.sleep(outcome.wait_seconds)
-        retry_number += 1

@@ -36,8 +36,6 @@ def stage_addresses(
     started = time.perf_counter()
     staged = settle(context, importer.service.stage_addresses(job_id, run_of(context)))
     seconds = time.perf_counter() - started
-    if staged.restaged_users:
-        context.log.warning("staged users were lost (database restart?); restaged them")
     context.log.info(f"staged {staged.addresses} addresses in {seconds:.1f}s")
     context.add_output_metadata(metadata(staged, seconds))
     return job_id
