@@ -1,6 +1,6 @@
 SELECT id, source_path, status, phase, progress_processed, progress_total, imported_count,
        updated_count, unchanged_count, skipped_count, failed_count, attempts, max_attempts,
        error_message, bytes_total, bytes_processed, dagster_run_id, created_at, started_at,
-       finished_at, updated_at
+       finished_at, updated_at, dry_run
 FROM import_jobs
 WHERE id = %(job_id)s

@@ -89,8 +89,11 @@ def check_source(source_path: str, base_dir: Path) -> str:
     return os.path.normpath(source_path)
 
 
-def queue_import(database: Database, source_path: str, base_dir: Path, dagster_url: str) -> str:
-    """Queue an import of ``source_path`` (inside ``base_dir``); returns the job id.
+def queue_import(
+    database: Database, source_path: str, base_dir: Path, dagster_url: str, dry_run: bool = False
+) -> str:
+    """Queue an import (a dry run when ``dry_run``) of ``source_path`` (inside
+    ``base_dir``); returns the job id.
 
     Raises InvalidSourceError for a refused path and ValueError for a malformed
     ``dagster_url``, both before anything is written. The job row is committed before
@@ -100,7 +103,7 @@ def queue_import(database: Database, source_path: str, base_dir: Path, dagster_u
     endpoint = DagsterEndpoint.parse(dagster_url)
     stored = check_source(source_path, base_dir)
     with database.session() as session:
-        job_id = jobs.create_job(session, stored, None)
+        job_id = jobs.create_job(session, stored, None, dry_run)
     submit_run(endpoint, stored, job_id)
     return job_id
 

@@ -46,6 +46,7 @@ def job_json(report: dict[str, Any]) -> dict[str, Any]:
         "id": str(report["id"]),
         "source_path": report["source_path"],
         "status": report["status"],
+        "dry_run": report["dry_run"],
         "progress": {"processed": report["progress_processed"], "total": report["progress_total"]},
         "counts": {
             "imported": report["imported_count"],

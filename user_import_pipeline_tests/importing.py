@@ -22,6 +22,7 @@ from user_import_pipeline.db.client import Database
 from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.resources import resources
+from user_import_pipeline.runs import run_config
 from user_import_pipeline.settings import DEFAULT_CHUNK_SIZE, ImportSettings
 
 
@@ -120,12 +121,13 @@ class Importer:
         *,
         job_id: str | None = None,
         run: RunInfo | None = None,
+        dry_run: bool = False,
     ) -> ImportOutcome:
         """Import with the core, in this thread (transient errors retried in place)."""
         run = run or RunInfo.first(str(uuid.uuid4()))
         service = self.service()
         try:
-            result = service.run(run, source_path=source_path, job_id=job_id)
+            result = service.run(run, source_path=source_path, job_id=job_id, dry_run=dry_run)
         finally:
             service.close()
         return ImportOutcome(result, self.job_of_run(run.run_id))
@@ -136,13 +138,10 @@ class Importer:
         *,
         job_id: str | None = None,
         instance: dg.DagsterInstance | None = None,
+        dry_run: bool = False,
     ) -> DagsterOutcome:
         """Import through the ``import_users`` job, in-process."""
-        config = {
-            key: value
-            for key, value in {"source_path": source_path, "job_id": job_id}.items()
-            if value is not None
-        }
+        config = run_config(source_path, job_id, dry_run)["ops"]["claim_import"]["config"]
         result = import_users.execute_in_process(
             run_config={"ops": {"claim_import": {"config": config}}},
             resources=resources(

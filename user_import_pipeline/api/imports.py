@@ -21,16 +21,25 @@ MAX_BODY_BYTES = 64 * 1024
 async def queue_user_import(request: Request) -> Response:
     payload = _parse_json(await _read_body(request))
     source_path = _source_path(payload)
+    dry_run = _dry_run(payload)
     settings = settings_of(request)
     try:
         job_id = await run_in_threadpool(
-            queue_import, settings.database, source_path, settings.base_dir, settings.dagster_url
+            queue_import,
+            settings.database,
+            source_path,
+            settings.base_dir,
+            settings.dagster_url,
+            dry_run,
         )
     except InvalidSourceError as exc:
         # The server's own folder is nobody's business; name the setting instead.
         message = str(exc).replace(str(settings.base_dir), "$IMPORT_BASE_DIR")
         raise ApiError(400, "invalid_source", message) from exc
-    return json_response(202, {"data": {"job_id": job_id, "status": "queued"}})
+    queued: dict[str, Any] = {"job_id": job_id, "status": "queued"}
+    if dry_run:  # the Go service's answer, unchanged for an import
+        queued["dry_run"] = True
+    return json_response(202, {"data": queued})
 
 
 async def show_import(request: Request) -> Response:
@@ -88,3 +97,10 @@ def _source_path(payload: Any) -> str:
     if not isinstance(source_path, str):
         raise ApiError(400, "bad_request", "source_path must be a string")
     return source_path
+
+
+def _dry_run(payload: dict[str, Any]) -> bool:
+    dry_run = payload.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise ApiError(400, "bad_request", "dry_run must be true or false")
+    return dry_run

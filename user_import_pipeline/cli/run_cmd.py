@@ -18,7 +18,13 @@ from user_import_pipeline.runs import run_config
 
 @click.command()
 @click.argument("path")
-def run(path: str) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read, validate and plan the file; record the counts and row errors it would "
+    "produce, writing no user or address.",
+)
+def run(path: str, dry_run: bool) -> None:
     """Import PATH (relative to IMPORT_BASE_DIR) now, in this process.
 
     The run is recorded in the Dagster instance like any other. The last line of stdout
@@ -35,14 +41,18 @@ def run(path: str) -> None:
     else:
         instance = dg.DagsterInstance.get()
     result = defs.resolve_job_def("import_users").execute_in_process(
-        run_config=run_config(source_path=path), instance=instance, raise_on_error=False
+        run_config=run_config(source_path=path, dry_run=dry_run),
+        instance=instance,
+        raise_on_error=False,
     )
-    summary = _summary_of_run(database, result)
+    summary = _summary_of_run(database, result, dry_run)
     click.echo(json.dumps(summary))
     sys.exit(0 if summary["status"] == "succeeded" else 1)
 
 
-def _summary_of_run(database: Database, result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+def _summary_of_run(
+    database: Database, result: dg.ExecuteInProcessResult, dry_run: bool
+) -> dict[str, Any]:
     with database.session() as session:
         job = jobs.job_of_run(session, result.run_id)
     if job is not None:
@@ -56,4 +66,9 @@ def _summary_of_run(database: Database, result: dg.ExecuteInProcessResult) -> di
             message = data.user_failure_data.description
         elif data.error is not None:
             message = data.error.message
-    return {"job_id": None, "status": "failed", "error_message": message.strip()}
+    return {
+        "job_id": None,
+        "status": "failed",
+        "dry_run": dry_run,
+        "error_message": message.strip(),
+    }

@@ -33,7 +33,13 @@ FINISHED = ("succeeded", "failed")
     show_default="$DAGSTER_WEBSERVER_URL or http://127.0.0.1:3000",
     help="The Dagster webserver that launches the run.",
 )
-def submit(path: str, wait: bool, dagster_url: str) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read, validate and plan the file; record the counts and row errors it would "
+    "produce, writing no user or address.",
+)
+def submit(path: str, wait: bool, dagster_url: str, dry_run: bool) -> None:
     """Queue an import of PATH (relative to IMPORT_BASE_DIR) through the running Dagster.
 
     Prints the job id. If Dagster cannot be reached the job stays queued and the
@@ -44,7 +50,7 @@ def submit(path: str, wait: bool, dagster_url: str) -> None:
     database = Database(environment.prepare())
     migrate(database)
     try:
-        job_id = queue_import(database, path, settings.base_dir(), dagster_url)
+        job_id = queue_import(database, path, settings.base_dir(), dagster_url, dry_run)
     except InvalidSourceError as exc:
         raise click.BadParameter(str(exc), param_hint="PATH") from exc
     except ValueError as exc:

@@ -83,10 +83,16 @@ class ImportService:
     # --- the steps of an import, in order -------------------------------------------------
 
     def claim(
-        self, run: RunInfo, *, source_path: str | None = None, job_id: str | None = None
+        self,
+        run: RunInfo,
+        *,
+        source_path: str | None = None,
+        job_id: str | None = None,
+        dry_run: bool = False,
     ) -> Outcome[jobs.Claim]:
         """Take the job for this run (see ``jobs.claim``) and check that its file can be
-        read; from here on the run's heartbeat keeps the job's lease."""
+        read; from here on the run's heartbeat keeps the job's lease. A new job for
+        ``source_path`` is a dry run when ``dry_run``; a job named by id keeps its own."""
         if job_id is not None:
             try:
                 job_id = str(uuid.UUID(job_id))
@@ -94,7 +100,7 @@ class ImportService:
                 return Stopped(f"job_id {job_id!r} is not a UUID")
         if source_path is not None and not is_utf8(source_path):
             return self._refuse_unstorable(run, source_path)
-        return self._policy(run, job_id, lambda: self._claim(run, job_id, source_path))
+        return self._policy(run, job_id, lambda: self._claim(run, job_id, source_path, dry_run))
 
     def stage_users(
         self, job_id: str, run: RunInfo, on_progress: ProgressCallback | None = None
@@ -171,6 +177,7 @@ class ImportService:
         *,
         source_path: str | None = None,
         job_id: str | None = None,
+        dry_run: bool = False,
         on_progress: ProgressCallback | None = None,
     ) -> Outcome[dict[str, Any]]:
         """The whole import in this thread, each step retried in place while it says
@@ -178,7 +185,8 @@ class ImportService:
         run = run or RunInfo.first(str(uuid.uuid4()))
         try:
             claimed = self._retrying(
-                run, lambda r: self.claim(r, source_path=source_path, job_id=job_id)
+                run,
+                lambda r: self.claim(r, source_path=source_path, job_id=job_id, dry_run=dry_run),
             )
             if not isinstance(claimed, Done):
                 return claimed
@@ -204,7 +212,9 @@ class ImportService:
 
     # --- the rules of a run ---------------------------------------------------------------
 
-    def _claim(self, run: RunInfo, job_id: str | None, source_path: str | None) -> jobs.Claim:
+    def _claim(
+        self, run: RunInfo, job_id: str | None, source_path: str | None, dry_run: bool = False
+    ) -> jobs.Claim:
         current = self._runs.get(run.run_id)
         if current is None:
             heartbeat = Heartbeat(self._database, run.run_id, self._settings.lease_seconds)
@@ -218,8 +228,9 @@ class ImportService:
                 run_id=run.run_id,
                 root_run_id=run.root_run_id,
                 lease_seconds=self._settings.lease_seconds,
+                dry_run=dry_run,
             )
-        current.job = jobs.HeldJob(claim.job_id, run.run_id, claim.source_path)
+        current.job = jobs.HeldJob(claim.job_id, run.run_id, claim.source_path, claim.dry_run)
         current.heartbeat.hold(claim.job_id)
         resolve_source(claim.source_path, self._settings.base_dir)
         reach(Point("phase", "claimed"))

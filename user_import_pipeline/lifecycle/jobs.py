@@ -44,6 +44,7 @@ class Claim:
     attempts: int
     max_attempts: int
     took_over: str | None  # the run whose job this was, when it was taken over from one
+    dry_run: bool
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class HeldJob:
     job_id: str
     owner: str  # the run id, as import_jobs.lease_owner
     source_path: str
+    dry_run: bool = False  # read, validate and plan; write neither users nor addresses
 
 
 def reached(phase: str, target: str) -> bool:
@@ -73,9 +75,12 @@ def job_of_run(session: Session, run_id: str) -> dict[str, Any] | None:
     return None if job_id is None else read_job(session, str(job_id))
 
 
-def create_job(session: Session, source_path: str, root_run_id: str | None) -> str:
+def create_job(
+    session: Session, source_path: str, root_run_id: str | None, dry_run: bool = False
+) -> str:
     created = session.execute(
-        "create_import_job", {"source_path": source_path, "root_run_id": root_run_id}
+        "create_import_job",
+        {"source_path": source_path, "root_run_id": root_run_id, "dry_run": dry_run},
     )
     return str(created.scalar())
 
@@ -104,10 +109,12 @@ def claim(
     run_id: str,
     root_run_id: str,
     lease_seconds: int,
+    dry_run: bool = False,
 ) -> Claim:
     """Take a job for this run: the one named, else the unfinished one of this run's root run
     (a retry or re-execution), else the unfinished one of the file whose run died, else a
-    new one for ``source_path``.
+    new one for ``source_path`` (a dry run when ``dry_run``; it never takes over an import,
+    nor an import a dry run).
 
     The row is locked with SKIP LOCKED, so two runs racing for one job never both get it.
     A job whose lease is live and whose run is alive (its heartbeat connection is open) is
@@ -127,12 +134,14 @@ def claim(
         if job_id is None:
             if source_path is None:
                 raise ClaimRefused("give source_path or job_id")
-            job_id = _job_for_file(session, source_path, root_run_id)
+            job_id = _job_for_file(session, source_path, root_run_id, dry_run)
         job = _lock(session, str(job_id))
         if not named and job["source_path"] == source_path and _used_up(job):
             # A new import of the file, not a resume of this worn-out one.
             _fail_used_up(session, job)
-            job = _lock(session, create_job(session, job["source_path"], root_run_id))
+            job = _lock(
+                session, create_job(session, job["source_path"], root_run_id, job["dry_run"])
+            )
         if job["lease_owner"] == run_id and job["status"] == "running":
             # This run's own claim again (its first one's answer was lost): not an attempt.
             return _claimed(job, int(job["attempts"]), None)
@@ -147,11 +156,15 @@ def claim(
     raise refusal
 
 
-def _job_for_file(session: Session, source_path: str, root_run_id: str) -> str:
+def _job_for_file(session: Session, source_path: str, root_run_id: str, dry_run: bool) -> str:
     """The running job of the file (to take over, or to be refused), else a new one."""
     session.execute("take_claim_lock", {"key": int(AdvisoryLock.CLAIM), "source_path": source_path})
-    running = session.execute("find_running_job_of_file", {"source_path": source_path}).scalar()
-    return str(running) if running is not None else create_job(session, source_path, root_run_id)
+    running = session.execute(
+        "find_running_job_of_file", {"source_path": source_path, "dry_run": dry_run}
+    ).scalar()
+    if running is not None:
+        return str(running)
+    return create_job(session, source_path, root_run_id, dry_run)
 
 
 def _lock(session: Session, job_id: str) -> dict[str, Any]:
@@ -251,6 +264,7 @@ def _claimed(job: dict[str, Any], attempts: int, took_over: str | None) -> Claim
         attempts=attempts,
         max_attempts=job["max_attempts"],
         took_over=took_over,
+        dry_run=job["dry_run"],
     )
 
 
@@ -291,6 +305,7 @@ def summary(job: dict[str, Any]) -> dict[str, Any]:
     return {
         "job_id": str(job["id"]),
         "status": job["status"],
+        "dry_run": job["dry_run"],
         **{name: job[name] for name in COUNT_FIELDS},
         "error_message": job["error_message"],
     }

@@ -14,7 +14,8 @@ The algorithm, one SQL file per step, all on the staged rows of one import:
    so the counts can say updated or unchanged; ``save_address_changes`` and
    ``add_new_address_lists`` keep those lists and the new users' for replace_addresses.
 4. Record the rejected rows, UPDATE only the changed users (``update_changed_users``),
-   INSERT the new ones, and record the counts and the phase in the same transaction.
+   INSERT the new ones, and record the counts and the phase in the same transaction. A
+   dry run plans and counts the same way and skips the UPDATE and the INSERT.
 
 Merges of concurrent imports take turns through an advisory lock, and an import that has
 merged its users but not yet replaced their addresses holds the turn until it has, so two
@@ -87,8 +88,9 @@ def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
     steps.run("save_address_changes")
     steps.run("add_new_address_lists")
     steps.run("insert_merge_errors", params)
-    steps.run("update_changed_users")
-    steps.run("insert_new_users")
+    if not job.dry_run:
+        steps.run("update_changed_users")
+        steps.run("insert_new_users")
     recorded = steps.run("record_users_merged", params)
     require_ours(recorded.rowcount, job.job_id)
     counts = recorded.one()

@@ -36,18 +36,20 @@ def replace_addresses(session: Session, job: HeldJob) -> ReplacedAddresses:
         if reached(row["phase"], "addresses_replaced"):
             return ReplacedAddresses(0, 0, already_done=True)
         tables = StagingTables.of(job.job_id)
-        tables.require_intact(session, row)
         params = {"job_id": job.job_id, "owner": job.owner}
         steps = StepRunner(session, tables.names)
-        if _saved_by_this_attempt(session, tables, row, job):
-            changed = row["address_changes"]
-        else:
-            steps.build("address_targets_of_applied_rows", "address_targets", params)
-            changed = steps.build("changed_address_lists", "changed_address_lists").rowcount
-            session.execute("drop_table", table=tables.address_changes)
-            steps.run("save_address_changes")
-        steps.run("delete_changed_addresses")
-        inserted = steps.run("insert_changed_addresses").rowcount
+        changed = inserted = 0
+        if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
+            tables.require_intact(session, row)
+            if _saved_by_this_attempt(session, tables, row, job):
+                changed = row["address_changes"]
+            else:
+                steps.build("address_targets_of_applied_rows", "address_targets", params)
+                changed = steps.build("changed_address_lists", "changed_address_lists").rowcount
+                session.execute("drop_table", table=tables.address_changes)
+                steps.run("save_address_changes")
+            steps.run("delete_changed_addresses")
+            inserted = steps.run("insert_changed_addresses").rowcount
         require_ours(steps.run("record_addresses_replaced", params).rowcount, job.job_id)
     return ReplacedAddresses(changed, inserted, seconds=steps.seconds)
 

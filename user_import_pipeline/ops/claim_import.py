@@ -20,6 +20,11 @@ class ImportConfig(dg.Config):
     job_id: str | None = Field(
         default=None, description="UUID of an existing queued import_jobs row to run"
     )
+    dry_run: bool = Field(
+        default=False,
+        description="Read, validate and plan the file and record the counts and row errors "
+        "it would produce, without writing users or addresses",
+    )
 
 
 @dg.op(out=dg.Out(str, description="The id of the claimed import job"))
@@ -28,7 +33,10 @@ def claim_import(
 ) -> str:
     """Create or take the import_jobs row (SELECT ... FOR UPDATE SKIP LOCKED) and lease it."""
     outcome = importer.service.claim(
-        run_of(context), source_path=config.source_path, job_id=config.job_id
+        run_of(context),
+        source_path=config.source_path,
+        job_id=config.job_id,
+        dry_run=config.dry_run,
     )
     claim = settle(context, outcome)
     # Tagged with its job, so the reaper sees the job is taken, and Dagster's retry of this
@@ -36,7 +44,8 @@ def claim_import(
     context.instance.add_run_tags(context.run_id, run_tags(claim.source_path, claim.job_id))
     took_over = f", taken over from run {claim.took_over}" if claim.took_over else ""
     context.log.info(
-        f"import {claim.job_id} of {claim.source_path}: attempt {claim.attempts} of "
+        f"{'dry run' if claim.dry_run else 'import'} {claim.job_id} of {claim.source_path}: "
+        f"attempt {claim.attempts} of "
         f"{claim.max_attempts}, resuming from phase {claim.phase}{took_over}"
     )
     context.add_output_metadata({"job_id": claim.job_id, "source_path": claim.source_path})

@@ -366,6 +366,7 @@ def test_get_import_shows_the_job_counts_and_its_first_20_row_errors(
         "id",
         "source_path",
         "status",
+        "dry_run",
         "progress",
         "counts",
         "attempts",
@@ -380,6 +381,7 @@ def test_get_import_shows_the_job_counts_and_its_first_20_row_errors(
     assert job["id"] == job_id
     assert job["source_path"] == "users.json"
     assert job["status"] == "succeeded"
+    assert job["dry_run"] is False
     assert job["progress"] == {"processed": 28, "total": 28}
     assert job["counts"] == {
         "imported": 2,
