@@ -14,6 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from user_import_pipeline import settings
+from user_import_pipeline.core.alerts import Webhook
 from user_import_pipeline.core.service import ImportService
 from user_import_pipeline.db.client import Database
 
@@ -28,8 +29,9 @@ class PostgresResource(dg.ConfigurableResource):
 
 
 class ImportSettingsResource(dg.ConfigurableResource):
-    """Where import files live and how an import reports and holds its job; unset fields
-    fall back to IMPORT_BASE_DIR, IMPORT_JOB_LEASE_SECONDS and IMPORT_CHUNK_SIZE."""
+    """Where import files live, how an import reports and holds its job, and when its bad
+    rows are too many; unset fields fall back to IMPORT_BASE_DIR, IMPORT_JOB_LEASE_SECONDS,
+    IMPORT_CHUNK_SIZE, IMPORT_BAD_ROW_THRESHOLD and IMPORT_ALERT_WEBHOOK_URL."""
 
     base_dir: str | None = Field(
         default=None,
@@ -45,6 +47,16 @@ class ImportSettingsResource(dg.ConfigurableResource):
         description="Rows between progress updates while streaming; "
         f"default $IMPORT_CHUNK_SIZE or {settings.DEFAULT_CHUNK_SIZE}",
     )
+    bad_row_threshold: float | None = Field(
+        default=None,
+        description="Share of bad rows (0-1) above which the users asset check warns and an "
+        f"alert is sent; default $IMPORT_BAD_ROW_THRESHOLD or {settings.DEFAULT_BAD_ROW_THRESHOLD}",
+    )
+    alert_webhook_url: str | None = Field(
+        default=None,
+        description="URL that failed imports and imports over the bad-row threshold are "
+        "POSTed to as JSON; default $IMPORT_ALERT_WEBHOOK_URL, none when unset",
+    )
 
     def resolve(self) -> settings.ImportSettings:
         from_env = settings.import_settings()
@@ -52,7 +64,14 @@ class ImportSettingsResource(dg.ConfigurableResource):
             base_dir=Path(self.base_dir).resolve() if self.base_dir else from_env.base_dir,
             lease_seconds=self.lease_seconds or from_env.lease_seconds,
             chunk_size=self.chunk_size or from_env.chunk_size,
+            bad_row_threshold=from_env.bad_row_threshold
+            if self.bad_row_threshold is None
+            else self.bad_row_threshold,
         )
+
+    def alerts(self) -> Webhook | None:
+        url = self.alert_webhook_url or settings.alert_webhook_url()
+        return None if url is None else Webhook(url, settings.dagster_webserver_url())
 
 
 class ImportCoreResource(dg.ConfigurableResource):
@@ -66,7 +85,10 @@ class ImportCoreResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # The core's warnings (staging lost and restaged, retries) go to the run's log.
         self._service = ImportService(
-            self.postgres.database(), self.import_settings.resolve(), log=context.log
+            self.postgres.database(),
+            self.import_settings.resolve(),
+            log=context.log,
+            alerts=self.import_settings.alerts(),
         )
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -85,11 +107,15 @@ def resources(
     base_dir: str | None = None,
     lease_seconds: int | None = None,
     chunk_size: int | None = None,
+    bad_row_threshold: float | None = None,
 ) -> dict[str, dg.ConfigurableResource]:
     """The resources of the code location; tests pass their own DSN and settings."""
     postgres = PostgresResource(dsn=dsn)
     chosen = ImportSettingsResource(
-        base_dir=base_dir, lease_seconds=lease_seconds, chunk_size=chunk_size
+        base_dir=base_dir,
+        lease_seconds=lease_seconds,
+        chunk_size=chunk_size,
+        bad_row_threshold=bad_row_threshold,
     )
     return {
         "postgres": postgres,

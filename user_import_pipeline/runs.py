@@ -10,6 +10,7 @@ import dagster as dg
 # Tags read by the run queue (one run per file) and by the reaper (is a job being run?).
 FILE_TAG = "import_file"
 JOB_TAG = "import_job_id"
+COUNTS_TAG_PREFIX = "import/"
 
 ACTIVE_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -31,6 +32,18 @@ def run_tags(source_path: str, job_id: str | None = None) -> dict[str, str]:
     tags = {FILE_TAG: source_path}
     if job_id is not None:
         tags[JOB_TAG] = job_id
+    return tags
+
+
+def count_tags(job: dict[str, Any]) -> dict[str, str]:
+    """A finished import's counts as run tags (``import/imported`` …), shown in the Runs
+    list next to the run; a dry run says so."""
+    tags = {
+        f"{COUNTS_TAG_PREFIX}{name.removesuffix('_count')}": str(job[name])
+        for name in ("imported_count", "updated_count", "unchanged_count", "failed_count")
+    }
+    if job["dry_run"]:
+        tags[f"{COUNTS_TAG_PREFIX}dry_run"] = "true"
     return tags
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 DEFAULT_LEASE_SECONDS = 60
 DEFAULT_CHUNK_SIZE = 10_000
+DEFAULT_BAD_ROW_THRESHOLD = 0.05
 MAX_IMPORT_WORKERS = 10
 DEFAULT_PORT = 8080
 DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
@@ -29,6 +30,9 @@ class ImportSettings:
     base_dir: Path  # absolute, resolved once
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # Share of a file's rows that may be bad before the import is flagged (asset check,
+    # alert); the import itself succeeds either way.
+    bad_row_threshold: float = DEFAULT_BAD_ROW_THRESHOLD
 
 
 def _env(environ: Environ | None) -> Environ:
@@ -54,14 +58,20 @@ def base_dir(environ: Environ | None = None) -> Path:
 
 
 def import_settings(environ: Environ | None = None) -> ImportSettings:
-    """``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS`` and ``IMPORT_CHUNK_SIZE``;
-    ValueError naming the variable when one is not a positive whole number."""
+    """``IMPORT_BASE_DIR``, ``IMPORT_JOB_LEASE_SECONDS``, ``IMPORT_CHUNK_SIZE`` and
+    ``IMPORT_BAD_ROW_THRESHOLD``; ValueError naming the variable when one is malformed."""
     env = _env(environ)
     return ImportSettings(
         base_dir=base_dir(env),
         lease_seconds=_positive(env, "IMPORT_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS),
         chunk_size=_positive(env, "IMPORT_CHUNK_SIZE", DEFAULT_CHUNK_SIZE),
+        bad_row_threshold=_fraction(env, "IMPORT_BAD_ROW_THRESHOLD", DEFAULT_BAD_ROW_THRESHOLD),
     )
+
+
+def alert_webhook_url(environ: Environ | None = None) -> str | None:
+    """``IMPORT_ALERT_WEBHOOK_URL``: where failed or mostly-bad imports are reported."""
+    return _env(environ).get("IMPORT_ALERT_WEBHOOK_URL") or None
 
 
 def import_workers(environ: Environ | None = None) -> int:
@@ -88,6 +98,19 @@ def embedded_server_port(environ: Environ | None = None) -> int | None:
     """``EMBEDDED_PG_PORT``; None to derive the port from the data folder."""
     raw = _env(environ).get("EMBEDDED_PG_PORT", "").strip()
     return _positive(_env(environ), "EMBEDDED_PG_PORT", 0) if raw else None
+
+
+def _fraction(environ: Environ, variable: str, default: float) -> float:
+    raw = environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{variable} must be a number from 0 to 1, got {raw!r}") from None
+    if not 0 <= value <= 1:
+        raise ValueError(f"{variable} must be a number from 0 to 1, got {value}")
+    return value
 
 
 def _positive(environ: Environ, variable: str, default: int) -> int:

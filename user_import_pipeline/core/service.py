@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from user_import_pipeline.checkpoints import Point, reach
+from user_import_pipeline.core.alerts import Webhook
 from user_import_pipeline.core.outcomes import Done, Failed, Outcome, Retry, RunInfo, Stopped
 from user_import_pipeline.db.client import Database, Session
 from user_import_pipeline.db.errors import DatabaseError, LeaseLost, TransientDatabaseError
@@ -73,11 +74,16 @@ class ImportService:
     """Imports files into one database (see the module docstring)."""
 
     def __init__(
-        self, database: Database, settings: ImportSettings, log: Log | None = None
+        self,
+        database: Database,
+        settings: ImportSettings,
+        log: Log | None = None,
+        alerts: Webhook | None = None,
     ) -> None:
         self._database = database
         self._settings = settings
         self._log: Log = log or logging.getLogger(__name__)
+        self._alerts = alerts
         self._runs: dict[str, _Run] = {}
 
     # --- the steps of an import, in order -------------------------------------------------
@@ -169,6 +175,10 @@ class ImportService:
         )
         if isinstance(outcome, Done):
             self._release(run.run_id)
+            if self._alerts is not None:
+                self._alerts.check_bad_rows(
+                    outcome.value, run.run_id, self._settings.bad_row_threshold
+                )
         return outcome
 
     def run(
@@ -204,6 +214,19 @@ class ImportService:
             return self._retrying(run, lambda r: self.finish(held, r))
         finally:
             self._release(run.run_id)
+
+    def row_counts(self) -> dict[str, int]:
+        """How many rows ``users`` and ``addresses`` hold now."""
+        with self._database.session() as session:
+            return {
+                table: int(session.execute("count_rows", table=table).scalar())
+                for table in ("users", "addresses")
+            }
+
+    def latest_import(self) -> dict[str, Any] | None:
+        """The last import that wrote users and addresses (succeeded, not a dry run)."""
+        with self._database.session() as session:
+            return session.execute("find_latest_import").dict()
 
     def close(self) -> None:
         """Stop the heartbeats of every run this process still works for."""
@@ -275,6 +298,7 @@ class ImportService:
             return Done(work())
         except jobs.AttemptsUsedUp as exc:  # the claim marked the job failed
             self._release(run.run_id)
+            self._alert_failure(run, exc.job_id, str(exc))
             return Failed(str(exc), exc)
         except (LeaseLost, jobs.ClaimRefused) as exc:
             self._release(run.run_id)
@@ -298,13 +322,27 @@ class ImportService:
         if job_id is not None:
             try:
                 with self._session(run) as session:
-                    jobs.fail(session, job_id, run.run_id, message)
+                    failed = jobs.fail(session, job_id, run.run_id, message)
             except DatabaseError as exc:
                 # The database itself is away: the job's lease runs out and the next run of
                 # the file, or the reaper, takes it over.
                 self._log.warning(f"import job {job_id} could not be marked failed: {exc}")
+            else:
+                if failed:
+                    self._alert_failure(run, job_id, message)
         self._release(run.run_id)
         return Failed(message, cause)
+
+    def _alert_failure(self, run: RunInfo, job_id: str, message: str) -> None:
+        if self._alerts is None:
+            return
+        try:
+            with self._session(run) as session:
+                job = jobs.read_job(session, job_id)
+        except DatabaseError as exc:
+            self._log.warning(f"no alert for import job {job_id}: {exc}")
+            return
+        self._alerts.failed(job, run.run_id, message)
 
     def _refuse_unstorable(self, run: RunInfo, source_path: str) -> Outcome[jobs.Claim]:
         """A file name that is not UTF-8 cannot be stored as text: the import is recorded

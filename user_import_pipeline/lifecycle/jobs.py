@@ -33,6 +33,10 @@ class ClaimRefused(Exception):
 class AttemptsUsedUp(ClaimRefused):
     """The job has had all its attempts; it ends ``failed`` (CONTRACT §6.5)."""
 
+    def __init__(self, job_id: str, max_attempts: int) -> None:
+        super().__init__(f"import job {job_id} has used all {max_attempts} attempts")
+        self.job_id = job_id
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -198,7 +202,7 @@ def _refusal(
     if owner not in (None, run_id) and job["lease_live"] and run_is_alive(session, owner):
         return _busy(job["source_path"], job["id"], owner)
     if _used_up(job):
-        return AttemptsUsedUp(f"import job {job['id']} has used all {job['max_attempts']} attempts")
+        return AttemptsUsedUp(str(job["id"]), job["max_attempts"])
     other = session.execute(
         "find_live_job_of_file",
         {
