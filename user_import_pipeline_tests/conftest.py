@@ -22,6 +22,7 @@ from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import SOURCE, USERS, job_state, seed
+from user_import_pipeline_tests.webhooks import Receiver, receiving
 
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
 
@@ -112,3 +113,10 @@ def seeded(importer: Importer) -> Importer:
     seed(importer)
     importer.write(SOURCE, USERS)
     return importer
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (webhooks.py)."""
+    with receiving() as running:
+        yield running

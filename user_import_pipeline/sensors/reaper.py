@@ -16,7 +16,8 @@ import dagster as dg
 
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.jobs.import_users import import_users
-from user_import_pipeline.resources import PostgresResource
+from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.resources import ImportSettingsResource, PostgresResource
 from user_import_pipeline.runs import ACTIVE_STATUSES, has_active_run, run_config, run_tags
 from user_import_pipeline.staging.tables import StagingTables
 
@@ -33,7 +34,9 @@ QUEUED_GRACE_SECONDS = 10
     "max_attempts",
 )
 def import_jobs_reaper(
-    context: dg.SensorEvaluationContext, postgres: PostgresResource
+    context: dg.SensorEvaluationContext,
+    postgres: PostgresResource,
+    import_settings: ImportSettingsResource,
 ) -> dg.SensorResult | dg.SkipReason:
     requests = []
     with postgres.database().session() as session:
@@ -47,8 +50,11 @@ def import_jobs_reaper(
             if has_active_run(context.instance, job_id, source_path):
                 continue
             if attempts >= max_attempts:
-                _abandon(session, job_id, attempts, owner)
+                message = _abandon(session, job_id, attempts, owner)
                 context.log.info(f"import job {job_id} failed after {attempts} attempts")
+                alerts = import_settings.alerts()
+                if alerts is not None and message is not None:
+                    alerts.failed(jobs.read_job(session, job_id), owner or "", message)
                 continue
             requests.append(
                 dg.RunRequest(
@@ -75,10 +81,14 @@ def _fail_if_stuck(context: dg.SensorEvaluationContext, run_id: str, job_id: str
     context.log.info(f"run {run_id} {message}; reported failed")
 
 
-def _abandon(session: Session, job_id: str, attempts: int, owner: str | None) -> None:
+def _abandon(session: Session, job_id: str, attempts: int, owner: str | None) -> str | None:
+    """Fail the job; its message, or None when another run got to it first."""
     message = (
         f"gave up after {attempts} attempts: the last run ({owner}) stopped renewing its lease"
     )
     with session.transaction():
-        session.execute("abandon_import_job", {"job_id": job_id, "error_message": message})
+        abandoned = session.execute(
+            "abandon_import_job", {"job_id": job_id, "error_message": message}
+        )
         StagingTables.of(job_id).drop(session)
+    return message if abandoned.rowcount == 1 else None

@@ -4,12 +4,7 @@ nothing, and a receiver that is down changes nothing about the import."""
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
@@ -20,39 +15,9 @@ from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.resources import resources
 from user_import_pipeline.settings import ImportSettings
 from user_import_pipeline_tests.importing import Importer
+from user_import_pipeline_tests.webhooks import Receiver
 
 DAGSTER = "http://dagster.example:3000"
-
-
-class Receiver:
-    """An HTTP server that keeps every JSON body POSTed to it."""
-
-    def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
-        received = self.messages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:  # keep the test output
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
 
 
 def service(importer: Importer, url: str, threshold: float = 0.05) -> ImportService:

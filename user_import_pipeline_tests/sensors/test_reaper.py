@@ -5,10 +5,11 @@ import psycopg
 import pytest
 
 from user_import_pipeline.jobs.import_users import import_users
-from user_import_pipeline.resources import PostgresResource
+from user_import_pipeline.resources import ImportSettingsResource, PostgresResource
 from user_import_pipeline.runs import run_config, run_tags
 from user_import_pipeline.sensors.reaper import import_jobs_reaper
 from user_import_pipeline_tests.importing import Importer
+from user_import_pipeline_tests.webhooks import Receiver
 
 
 @pytest.fixture
@@ -17,9 +18,15 @@ def instance() -> Iterator[dg.DagsterInstance]:
         yield instance
 
 
-def _tick(dsn: str, instance: dg.DagsterInstance) -> dg.SensorResult | dg.SkipReason:
+def _tick(
+    dsn: str, instance: dg.DagsterInstance, alert_webhook_url: str | None = None
+) -> dg.SensorResult | dg.SkipReason:
     context = dg.build_sensor_context(
-        instance=instance, resources={"postgres": PostgresResource(dsn=dsn)}
+        instance=instance,
+        resources={
+            "postgres": PostgresResource(dsn=dsn),
+            "import_settings": ImportSettingsResource(alert_webhook_url=alert_webhook_url),
+        },
     )
     result = import_jobs_reaper(context)
     assert isinstance(result, dg.SensorResult | dg.SkipReason)
@@ -103,7 +110,7 @@ def test_a_running_job_with_a_live_lease_is_left_alone(
 
 
 def test_a_dead_job_out_of_attempts_is_failed_with_the_reason(
-    importer: Importer, instance: dg.DagsterInstance
+    importer: Importer, instance: dg.DagsterInstance, receiver: Receiver
 ) -> None:
     job_id = _job(
         importer.dsn,
@@ -114,10 +121,13 @@ def test_a_dead_job_out_of_attempts_is_failed_with_the_reason(
     )
     with psycopg.connect(importer.dsn, autocommit=True) as conn:
         conn.execute(f'CREATE UNLOGGED TABLE "stg_users_{job_id.replace("-", "")}" (a int)')
-    assert _requested_jobs(_tick(importer.dsn, instance)) == []
+    assert _requested_jobs(_tick(importer.dsn, instance, receiver.url)) == []
     [job] = importer.query("SELECT * FROM import_jobs WHERE id = %s", (job_id,))
     assert job["status"] == "failed"
     assert "gave up after 3 attempts" in job["error_message"]
+    [alert] = receiver.messages
+    assert (alert["job_id"], alert["outcome"]) == (job_id, "failed")
+    assert alert["error"] == job["error_message"]
     assert "dead-run" in job["error_message"]
     assert job["finished_at"] is not None
     staging = importer.query(
