@@ -113,7 +113,7 @@ def submit_run(endpoint: DagsterEndpoint, source_path: str, job_id: str) -> str 
     try:
         run_id = endpoint.client().submit_job_execution(
             JOB_NAME,
-            run_config=run_config(job_id=job_id),
+            run_config=run_config(source_path, job_id),
             tags=run_tags(source_path, job_id),
         )
     except DagsterGraphQLClientError as exc:

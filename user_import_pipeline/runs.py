@@ -22,7 +22,7 @@ ACTIVE_STATUSES = [
 
 
 def run_config(
-    source_path: str | None = None, job_id: str | None = None, dry_run: bool = False
+    source_path: str, job_id: str | None = None, dry_run: bool = False
 ) -> dict[str, Any]:
     config = {"source_path": source_path, "job_id": job_id, "dry_run": dry_run}
     return {"ops": {"claim_import": {"config": {k: v for k, v in config.items() if v}}}}

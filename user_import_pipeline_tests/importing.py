@@ -134,7 +134,7 @@ class Importer:
 
     def run_dagster(
         self,
-        source_path: str | None = None,
+        source_path: str,
         *,
         job_id: str | None = None,
         instance: dg.DagsterInstance | None = None,

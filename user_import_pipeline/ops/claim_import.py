@@ -9,16 +9,15 @@ from user_import_pipeline.runs import run_tags
 
 
 class ImportConfig(dg.Config):
-    """Which file to import. Give source_path for a new import, or job_id to run an
-    import_jobs row that is already queued (e.g. one created through the HTTP API)."""
+    """Which file to import; with job_id, the import_jobs row of that file to run (one
+    queued already, e.g. through the HTTP API)."""
 
-    source_path: str | None = Field(
-        default=None,
-        description="A .json or .json.gz file, relative to IMPORT_BASE_DIR "
-        "(paths leading outside it are refused), e.g. 'incoming/users.json'",
+    source_path: str = Field(
+        description="The file to import, relative to IMPORT_BASE_DIR (paths leading outside "
+        "it are refused), e.g. 'incoming/users.json'",
     )
     job_id: str | None = Field(
-        default=None, description="UUID of an existing queued import_jobs row to run"
+        default=None, description="UUID of an existing import_jobs row of that file to run"
     )
     dry_run: bool = Field(
         default=False,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -34,9 +35,10 @@ SETTLE_NS = 2_000_000_000
 def incoming_files_sensor(
     context: dg.SensorEvaluationContext, import_settings: ImportSettingsResource
 ) -> dg.SensorResult | dg.SkipReason:
-    folder = import_settings.resolve().base_dir / INCOMING
-    if not folder.is_dir():
-        return dg.SkipReason(f"{folder} does not exist")
+    try:
+        folder = incoming_folder(import_settings.resolve().base_dir)
+    except OSError as exc:
+        return dg.SkipReason(f"no folder to watch: {exc}")
     previous: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     seen = _candidates(folder)
     settled_before = time.time_ns() - SETTLE_NS
@@ -51,6 +53,13 @@ def incoming_files_sensor(
     ]
     cursor = json.dumps({name: signature for name, (signature, _) in seen.items()})
     return dg.SensorResult(run_requests=requests, cursor=cursor)
+
+
+def incoming_folder(base_dir: Path) -> Path:
+    """``<base_dir>/incoming``, made when missing: a user's first drop must find it."""
+    folder = base_dir / INCOMING
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _candidates(folder: os.PathLike[str]) -> dict[str, tuple[str, int]]:

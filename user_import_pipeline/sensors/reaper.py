@@ -59,7 +59,7 @@ def import_jobs_reaper(
             requests.append(
                 dg.RunRequest(
                     run_key=f"{job_id}:{attempts}",
-                    run_config=run_config(job_id=job_id),
+                    run_config=run_config(source_path, job_id),
                     tags=run_tags(source_path, job_id),
                 )
             )

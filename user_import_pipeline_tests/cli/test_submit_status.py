@@ -242,7 +242,9 @@ def test_submit_asks_dagster_for_an_import_users_run_of_the_job(
     params = launch["variables"]["executionParams"]
     assert params["selector"]["pipelineName"] == "import_users"
     assert params["selector"]["repositoryLocationName"] == "user_import_pipeline"
-    assert params["runConfigData"] == {"ops": {"claim_import": {"config": {"job_id": job_id}}}}
+    assert params["runConfigData"] == {
+        "ops": {"claim_import": {"config": {"source_path": "users.json", "job_id": job_id}}}
+    }
     tags = {tag["key"]: tag["value"] for tag in params["executionMetadata"]["tags"]}
     assert tags == {FILE_TAG: "users.json", JOB_TAG: job_id}
 

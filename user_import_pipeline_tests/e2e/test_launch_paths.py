@@ -83,6 +83,45 @@ def test_graphql_submission_imports_the_file(stack: Stack) -> None:
     stack.wait_for_runs([run_id], timeout=120)
     assert_imported(stack, run_id, 300)
     assert stack.users_tagged("u.json") == 300
+    # The Runs list shows the counts, as tags of the run.
+    tags = stack.graphql(
+        'query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }',
+        {"id": run_id},
+    )["runOrError"]["tags"]
+    assert {"key": "import/imported", "value": "300"} in tags
+
+
+def test_the_launchpad_asks_for_the_file_and_refuses_a_launch_without_one(stack: Stack) -> None:
+    """The Launchpad shows where the file goes (the config of claim_import, with its
+    description), and a launch without a file is refused with one line, no run made."""
+    selector = {
+        "repositoryLocationName": "user_import_pipeline",
+        "repositoryName": "__repository__",
+        "pipelineName": "import_users",
+    }
+    query = """
+      query($selector: PipelineSelector!, $config: RunConfigData!) {
+        runConfigSchemaOrError(selector: $selector) {
+          ... on RunConfigSchema {
+            isRunConfigValid(runConfigData: $config) {
+              __typename
+              ... on RunConfigValidationInvalid { errors { message } }
+            }
+          }
+        }
+      }"""
+    schema = stack.graphql(query, {"selector": selector, "config": {}})
+    verdict = schema["runConfigSchemaOrError"]["isRunConfigValid"]
+    assert verdict["__typename"] == "RunConfigValidationInvalid"
+    [error] = verdict["errors"]
+    assert "source_path" in error["message"] and "\n" not in error["message"]
+    runs_before = len(stack.runs())
+    launched = stack.graphql(
+        """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename } }""",
+        {"p": {"selector": {**selector, "jobName": "import_users"}, "runConfigData": {}}},
+    )
+    assert launched["launchRun"]["__typename"] == "RunConfigValidationInvalid"
+    assert len(stack.runs()) == runs_before
 
 
 def test_a_dropped_file_is_imported_once_and_once_more_when_changed(stack: Stack) -> None:

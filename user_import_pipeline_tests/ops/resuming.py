@@ -194,7 +194,7 @@ def wait_for_lease_expiry(importer: Importer, job_id: str, timeout: float = 30) 
 
 
 def resume(importer: Importer, job_id: str, instance: dg.DagsterInstance) -> DagsterOutcome:
-    return importer.run_dagster(job_id=str(job_id), instance=instance)
+    return importer.run_dagster(SOURCE, job_id=str(job_id), instance=instance)
 
 
 def assert_like_reference(

@@ -116,6 +116,14 @@ def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ig
     ]
 
 
-def test_no_incoming_folder_is_a_skip(tmp_path: Path) -> None:
+def test_a_missing_incoming_folder_is_made(tmp_path: Path) -> None:
+    result = _tick(tmp_path, None)
+    assert isinstance(result, dg.SensorResult) and not result.run_requests
+    assert (tmp_path / "incoming").is_dir()
+
+
+def test_an_incoming_folder_that_cannot_be_made_is_a_skip(tmp_path: Path) -> None:
+    (tmp_path / "incoming").write_text("a file where the folder belongs")
     result = _tick(tmp_path, None)
     assert isinstance(result, dg.SkipReason)
+    assert "no folder to watch" in (result.skip_message or "")
