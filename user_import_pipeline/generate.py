@@ -1,9 +1,10 @@
-"""Synthetic user files in the CONTRACT §2 input format, for demos, tests and load tests.
+"""Synthetic user files in the CONTRACT §2 input formats (a JSON array or JSON Lines), for
+demos, tests and load tests.
 
 Users are generated one at a time and written through a small buffer, so memory stays
-constant at any count. Output is a pure function of ``(count, seed, invalid_rate)``:
-the same arguments give byte-identical files, gzip included (no mtime, no file name;
-the compressed bytes are the same for the same zlib build).
+constant at any count. Output is a pure function of ``(count, seed, invalid_rate)`` and
+the format: the same arguments give byte-identical files, gzip included (no mtime, no file
+name; the compressed bytes are the same for the same zlib build).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
+
+from user_import_pipeline.ingest.source import EXTENSIONS, is_json_lines
 
 # (display form, ASCII form used in the email). No spaces, so a repeated name never
 # starts or ends with whitespace that trimming would remove.
@@ -51,7 +54,7 @@ PLACES = (
 )  # fmt: skip
 
 # Every row error a single file can produce (email_conflict and id_conflict need rows
-# already in the database).
+# already in the database; invalid_json, a line that is not JSON, is not written).
 INVALID_KINDS = (
     "not_an_object",
     "invalid_type",
@@ -63,8 +66,9 @@ INVALID_KINDS = (
     "duplicate_in_file",
 )
 
-# The extensions the importer accepts (CONTRACT §6.1).
-OUTPUT_SUFFIXES = (".json", ".json.gz")
+# The extensions the importer accepts (CONTRACT §6.1); the name says the format.
+OUTPUT_SUFFIXES = EXTENSIONS
+Format = Literal["json", "jsonl"]
 
 _FLUSH_CHARS = 1 << 20
 _GZIP_LEVEL = 6
@@ -84,16 +88,24 @@ class GenerateStats:
 
 
 def generate_users(
-    path: Path, count: int, *, seed: int = 0, invalid_rate: float = 0.0
+    path: Path,
+    count: int,
+    *,
+    seed: int = 0,
+    invalid_rate: float = 0.0,
+    file_format: Format | None = None,
 ) -> GenerateStats:
-    """Write a JSON array of ``count`` synthetic users to ``path`` (``.json`` or ``.json.gz``).
+    """Write ``count`` synthetic users to ``path``: a JSON array (``.json``) or JSON Lines
+    (``.jsonl``, ``.ndjson``), gzip-compressed for a ``.gz`` name. ``file_format``, when
+    given, must be the one the name says (``output_format``).
 
-    About ``invalid_rate`` of the rows are invalid, cycling through ``INVALID_KINDS``.
-    The file appears under its name only when complete, so a file-drop sensor never
-    picks up a half-written one.
+    About ``invalid_rate`` of the rows are invalid, cycling through ``INVALID_KINDS``. The
+    same seed gives the same users in either format. The file appears under its name only
+    when complete, so a file-drop sensor never picks up a half-written one.
     """
     path = Path(path)
-    compressed = _is_gzip(path)
+    lines = output_format(path, file_format) == "jsonl"
+    compressed = path.name.endswith(".gz")
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
     if not 0.0 <= invalid_rate <= 1.0:
@@ -109,9 +121,9 @@ def generate_users(
                 with gzip.GzipFile(
                     filename="", mode="wb", fileobj=raw, compresslevel=_GZIP_LEVEL, mtime=0
                 ) as gz:
-                    addresses, invalid = _write_array(gz.write, count, seed, invalid_rate)
+                    addresses, invalid = _write_users(gz.write, count, seed, invalid_rate, lines)
             else:
-                addresses, invalid = _write_array(raw.write, count, seed, invalid_rate)
+                addresses, invalid = _write_users(raw.write, count, seed, invalid_rate, lines)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -119,34 +131,45 @@ def generate_users(
     return GenerateStats(count, addresses, invalid, path.stat().st_size)
 
 
-def _is_gzip(path: Path) -> bool:
+def output_format(path: Path, file_format: Format | None = None) -> Format:
+    """The format a file named ``path`` holds; ValueError when the importer would not take
+    the name, or it says another format than ``file_format``."""
     if not path.name.endswith(OUTPUT_SUFFIXES):
-        raise ValueError(f"{path}: output file name must end in .json or .json.gz")
-    return path.name.endswith(".json.gz")
+        raise ValueError(f"{path}: output file name must end in {', '.join(OUTPUT_SUFFIXES)}")
+    named: Format = "jsonl" if is_json_lines(path.name) else "json"
+    if file_format not in (None, named):
+        wanted = ".jsonl or .ndjson" if file_format == "jsonl" else ".json"
+        raise ValueError(f"{path}: a {file_format} file's name must end in {wanted} (or .gz)")
+    return named
 
 
-def _write_array(
-    write: Callable[[bytes], object], count: int, seed: int, invalid_rate: float
+def _write_users(
+    write: Callable[[bytes], object], count: int, seed: int, invalid_rate: float, lines: bool
 ) -> tuple[int, int]:
-    """Stream the array, one user per line; return (addresses, invalid rows) written."""
+    """Stream the array, or the lines, one user per line; return (addresses, invalid rows)
+    written."""
     rng = random.Random(seed)
     factory = _UserFactory(rng)
     # One reusable encoder: json.dumps builds a new one per call when given options.
     encode = json.JSONEncoder(
         ensure_ascii=False, separators=(",", ":"), check_circular=False
     ).encode
-    parts = ["["]
+    if lines:
+        opening, first, between, closing = "", "", "\n", "\n" if count else ""
+    else:
+        opening, first, between, closing = "[", "\n", ",\n", "\n]\n"
+    parts = [opening]
     buffered = 0
     for index in range(count):
         text = encode(factory.row(index, rng.random() < invalid_rate))
-        parts.append(",\n" if index else "\n")
+        parts.append(between if index else first)
         parts.append(text)
         buffered += len(text)
         if buffered >= _FLUSH_CHARS:
             write("".join(parts).encode())
             parts.clear()
             buffered = 0
-    parts.append("\n]\n")
+    parts.append(closing)
     write("".join(parts).encode())
     return factory.addresses, factory.invalid_rows
 

@@ -4,7 +4,7 @@ import gzip
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from click.testing import CliRunner
@@ -49,6 +49,42 @@ def test_writes_a_json_array_of_count_users(tmp_path: Path, suffix: str) -> None
     assert stats.addresses == sum(len(u.get("addresses", [])) for u in items)
     assert stats.invalid_rows == 0
     assert [p.name for p in tmp_path.iterdir()] == [path.name], "no temporary file left"
+
+
+@pytest.mark.parametrize(
+    "name", ["users.jsonl", "users.ndjson", "users.jsonl.gz", "users.ndjson.gz"]
+)
+def test_a_json_lines_name_gets_the_same_users_one_per_line(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    stats = generate_users(path, 300, seed=1, invalid_rate=0.2)
+    generate_users(tmp_path / "users.json", 300, seed=1, invalid_rate=0.2)
+
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        text = f.read().decode("utf-8")
+    assert text.endswith("\n") and "\n\n" not in text
+    lines = text.splitlines()
+    assert [json.loads(line) for line in lines] == _load(tmp_path / "users.json")
+    assert len(lines) == stats.users == 300 and stats.invalid_rows > 0
+
+
+def test_zero_users_in_json_lines_is_an_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    generate_users(path, 0)
+    assert path.read_bytes() == b""
+
+
+@pytest.mark.parametrize(
+    ("name", "file_format"),
+    [("users.json", "jsonl"), ("users.json.gz", "jsonl"), ("users.jsonl", "json"),
+     ("users.ndjson.gz", "json")],
+)  # fmt: skip
+def test_a_format_the_name_does_not_say_is_refused(
+    tmp_path: Path, name: str, file_format: Literal["json", "jsonl"]
+) -> None:
+    with pytest.raises(ValueError, match=f"a {file_format} file's name must end in"):
+        generate_users(tmp_path / name, 1, file_format=file_format)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_zero_users_is_an_empty_array(tmp_path: Path) -> None:
@@ -148,12 +184,24 @@ def test_nul_is_written_as_a_json_escape(tmp_path: Path) -> None:
         ("users.csv", 1, 0.0),
         ("users.gz", 1, 0.0),
         ("users.json.bz2", 1, 0.0),
+        ("users.jsonl.bz2", 1, 0.0),
+        ("users.JSONL", 1, 0.0),
         ("users", 1, 0.0),
         ("users.json", -1, 0.0),
         ("users.json", 1, 1.5),
         ("users.json", 1, float("nan")),
     ],
-    ids=["csv", "bare-gz", "bz2", "no-extension", "negative-count", "rate-above-1", "rate-nan"],
+    ids=[
+        "csv",
+        "bare-gz",
+        "bz2",
+        "jsonl-bz2",
+        "uppercase-jsonl",
+        "no-extension",
+        "negative-count",
+        "rate-above-1",
+        "rate-nan",
+    ],
 )
 def test_bad_arguments_are_refused(
     tmp_path: Path, name: str, count: int, invalid_rate: float
@@ -172,6 +220,27 @@ def test_cli_generate(tmp_path: Path) -> None:
     assert len(result.output.splitlines()) == 1
     assert "wrote 40 users" in result.output
     assert len(_load(path)) == 40
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("users.jsonl", ["--format", "jsonl"]), ("users.ndjson.gz", []), ("users.jsonl", [])],
+)
+def test_cli_generate_json_lines(tmp_path: Path, name: str, options: list[str]) -> None:
+    path = tmp_path / name
+    result = CliRunner().invoke(cli, ["generate", "40", "--out", str(path), *options])
+    assert result.exit_code == 0, result.output
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        assert len([json.loads(line) for line in f]) == 40
+
+
+def test_cli_refuses_a_format_the_name_does_not_say(tmp_path: Path) -> None:
+    out = str(tmp_path / "users.json")
+    result = CliRunner().invoke(cli, ["generate", "5", "--out", out, "--format", "jsonl"])
+    assert result.exit_code == 2
+    assert "must end in .jsonl or .ndjson" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_cli_refuses_a_bad_extension(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from user_import_pipeline.generate import OUTPUT_SUFFIXES, generate_users
+from user_import_pipeline.generate import Format, generate_users, output_format
 
 
 @click.command()
@@ -15,7 +15,13 @@ from user_import_pipeline.generate import OUTPUT_SUFFIXES, generate_users
     "out",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file, .json or .json.gz (gzip).",
+    help="Output file: .json (a JSON array) or .jsonl/.ndjson (JSON Lines), .gz for gzip.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["json", "jsonl"]),
+    help="json: a JSON array; jsonl: JSON Lines, one user per line. [default: from --out]",
 )
 @click.option("--seed", default=0, show_default=True, help="Same seed, same bytes.")
 @click.option(
@@ -25,12 +31,18 @@ from user_import_pipeline.generate import OUTPUT_SUFFIXES, generate_users
     type=click.FloatRange(0.0, 1.0),
     help="Fraction of rows made invalid, cycling through every row error kind.",
 )
-def generate(count: int, out: Path, seed: int, invalid_rate: float) -> None:
+def generate(
+    count: int, out: Path, file_format: Format | None, seed: int, invalid_rate: float
+) -> None:
     """Write COUNT synthetic users to --out."""
-    if not out.name.endswith(OUTPUT_SUFFIXES):
-        raise click.BadParameter("must end in .json or .json.gz", param_hint="--out")
+    try:
+        output_format(out, file_format)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--out") from None
     started = time.perf_counter()
-    stats = generate_users(out, count, seed=seed, invalid_rate=invalid_rate)
+    stats = generate_users(
+        out, count, seed=seed, invalid_rate=invalid_rate, file_format=file_format
+    )
     click.echo(
         f"wrote {stats.users} users, {stats.addresses} addresses, "
         f"{stats.invalid_rows} invalid rows, {stats.bytes_written} bytes to {out} "

@@ -67,6 +67,14 @@ class Log(Protocol):
     def warning(self, msg: str) -> Any: ...
 
 
+# What a user waiting for the job is told the run is doing, by the phase it works towards.
+ACTIVITIES = {
+    "users_staged": "staging users",
+    "addresses_staged": "staging addresses",
+    "users_merged": "merging users",
+    "addresses_replaced": "replacing addresses",
+    "succeeded": "finishing",
+}
 LOST_STAGING = "staged rows of import {} were lost (database restart?); restaging from the file"
 
 
@@ -150,7 +158,7 @@ class ImportService:
             run,
             "users_merged",
             lambda session, job, progress: self._with_staging(
-                session, job, progress, lambda: merge_users(session, job, on_wait)
+                session, job, progress, lambda: merge_users(session, job, progress, on_wait)
             ),
         )
 
@@ -161,7 +169,7 @@ class ImportService:
             run,
             "addresses_replaced",
             lambda session, job, progress: self._with_staging(
-                session, job, progress, lambda: replace_addresses(session, job)
+                session, job, progress, lambda: replace_addresses(session, job, progress)
             ),
         )
 
@@ -284,7 +292,7 @@ class ImportService:
             assert current.job is not None
             with (
                 self._session(run) as session,
-                current.heartbeat.working(session) as progress,
+                current.heartbeat.working(session, ACTIVITIES[phase]) as progress,
             ):
                 done = step(session, current.job, progress)
             reach(Point("phase", phase))

@@ -1,4 +1,5 @@
-"""Finding and opening an import file: confined to IMPORT_BASE_DIR, .json or .json.gz."""
+"""Finding and opening an import file: confined to IMPORT_BASE_DIR, a JSON array (.json) or
+JSON Lines (.jsonl, .ndjson), each also gzip-compressed (.gz)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-EXTENSIONS = (".json", ".json.gz")
+JSON_LINES_EXTENSIONS = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+EXTENSIONS = (".json", ".json.gz", *JSON_LINES_EXTENSIONS)
+_ACCEPTED = ".json, .jsonl and .ndjson files, plain or gzip-compressed (.gz),"
 
 
 class ImportFileError(Exception):
@@ -37,6 +40,12 @@ def printable(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def is_json_lines(name: str) -> bool:
+    """True for a JSON Lines file name; the other accepted names hold a JSON array. The
+    format is that of the file's own name, as gzip is (``open_source``)."""
+    return name.endswith(JSON_LINES_EXTENSIONS)
+
+
 def resolve_source(source_path: str, base_dir: Path) -> Path:
     """The real path of ``source_path`` inside ``base_dir``, or InvalidSourceError.
 
@@ -48,7 +57,7 @@ def resolve_source(source_path: str, base_dir: Path) -> Path:
     if not source_path or "\x00" in source_path:
         raise InvalidSourceError("source_path must be a non-empty path without NUL bytes")
     if not source_path.endswith(EXTENSIONS):
-        raise InvalidSourceError(f"{source_path!r}: only .json and .json.gz files are imported")
+        raise InvalidSourceError(f"{source_path!r}: only {_ACCEPTED} are imported")
     base = base_dir.resolve()
     try:
         real = (base / source_path).resolve()
@@ -57,7 +66,9 @@ def resolve_source(source_path: str, base_dir: Path) -> Path:
     if not real.is_relative_to(base):
         raise InvalidSourceError(f"{source_path!r} is outside the import base directory {base}")
     if not real.name.endswith(EXTENSIONS):
-        raise InvalidSourceError(f"{source_path!r} resolves to {real.name!r}, not a .json file")
+        raise InvalidSourceError(
+            f"{source_path!r} resolves to {real.name!r}; only {_ACCEPTED} are imported"
+        )
     try:
         info = real.stat()
     except OSError as exc:

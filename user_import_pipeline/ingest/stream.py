@@ -2,7 +2,7 @@
 
 Two parsers, one result. The fast one is ijson's C ``items``, which builds whole items
 itself; it is used while every item is small and shallow. Whatever else it meets - an item
-of more than ``_FAST_ITEM_BYTES``, nesting near ``MAX_DEPTH``, a document that is not an
+of more than ``FAST_ITEM_BYTES``, nesting near ``MAX_DEPTH``, a document that is not an
 array, any parse error - the careful parser takes over from the start of the file, skips the
 items already yielded and goes on with the exact same rules and messages.
 
@@ -13,6 +13,8 @@ reads (``_build_items``). Both parsers see the same bytes through ``_Counting``,
 refuses values longer than ``MAX_VALUE_BYTES`` or ``sys.get_int_max_str_digits()`` digits
 while reading. An item either parser yields validates the same way (validate.py reads only
 the keys the careful parser keeps), so memory stays bounded for every input (CONTRACT §2).
+JSON Lines (ingest/lines.py) read a line too long to hold with the careful parser too
+(``careful_value``), under the same limits.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import itertools
 import sys
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 import ijson
@@ -45,7 +48,7 @@ _KEPT_CHARS = 1024
 # The fast parser hands over to the careful one when it has read this many bytes without
 # finishing an item (a user is a few hundred bytes; a valid one at most ~31 MB) or when the
 # nesting may reach _FAST_DEPTH: both bound what ijson's C ``items`` may hold at once.
-_FAST_ITEM_BYTES = 1024 * 1024
+FAST_ITEM_BYTES = 1024 * 1024
 _FAST_DEPTH = MAX_DEPTH // 2
 _NOT_QUOTE_OR_BRACKET = bytes(byte for byte in range(256) if byte not in b'"[]{}')
 _BOM = b"\xef\xbb\xbf"
@@ -65,6 +68,14 @@ if ijson.backend != "yajl2_c":
 
 class _NeedsCare(Exception):
     """The fast parser met something only the careful parser handles exactly."""
+
+
+class _TooDeep(Exception):
+    """Row ``row`` nests deeper than MAX_DEPTH (raised before that level is built)."""
+
+    def __init__(self, row: int) -> None:
+        super().__init__(row)
+        self.row = row
 
 
 class _Counting:
@@ -108,7 +119,7 @@ class _Counting:
         quoting = self._mask_escapes(data)
         self._refuse_long_strings(quoting, self.consumed + len(data))
         if self._fast:
-            if self.consumed - self.item_end > _FAST_ITEM_BYTES:
+            if self.consumed - self.item_end > FAST_ITEM_BYTES:
                 raise _NeedsCare("a large item")
             self._follow_depth(quoting)
         self.consumed += len(data)
@@ -174,7 +185,7 @@ class _Counting:
         if self._digits + lead > limit:  # a run carried over from the last block
             at = self.consumed - self._digits
         else:
-            found = data.translate(_DIGIT_MAP).find(b"\x01" * (limit + 1))
+            found = long_digit_run(data, limit)
             if found < 0:
                 tail = len(data) - len(data.rstrip(_DIGITS))
                 self._digits = self._digits + tail if tail == len(data) else tail
@@ -184,6 +195,11 @@ class _Counting:
             f"{self._name}: more than {limit} digits in a row at byte {at}; "
             "numbers that long are not supported"
         )
+
+
+def long_digit_run(data: bytes, limit: int) -> int:
+    """The offset of the first run of more than ``limit`` digits in ``data``, or -1."""
+    return data.translate(_DIGIT_MAP).find(b"\x01" * (limit + 1))
 
 
 def iter_items(
@@ -216,25 +232,59 @@ def iter_items(
 def careful_items(stream: BinaryIO, name: str) -> Iterator[object]:
     """The careful parser alone: items as far as validation reads them (``_build_items``)."""
     counting = _Counting(stream, name)
+    with _reported(name, counting):
+        try:
+            yield from _build_items(_events(counting), name, counting)
+        except _TooDeep as exc:
+            message = f"{name}: nesting deeper than {MAX_DEPTH} levels in row {exc.row}"
+            raise ImportFileError(message) from None
+
+
+def careful_value(stream: BinaryIO, name: str) -> object:
+    """The careful parser on a stream that holds one JSON value (a JSON Lines row): the value
+    as an array item would be kept, under the same limits, nesting from level 2 as an item
+    does; ImportFileError if it cannot be read, its positions counted from the stream's start."""
+    counting = _Counting(stream, name)
+    as_item = itertools.chain([("start_array", None)], _events(counting), [("end_array", None)])
+    with _reported(name, counting):
+        try:
+            (value,) = _build_items(as_item, name, counting)
+        except _TooDeep:
+            raise ImportFileError(f"{name}: nesting deeper than {MAX_DEPTH} levels") from None
+        except ijson.IncompleteJSONError as exc:
+            if "premature EOF" not in str(exc):
+                raise
+            message = f"{name}: the JSON ends early at byte {counting.consumed}"
+            raise ImportFileError(message) from exc
+    return value
+
+
+def _events(counting: _Counting) -> Iterator[tuple[str, Any]]:
     # Numbers arrive as int (any size) or Decimal: with use_float=True yajl converts them
     # itself and fails the whole file on an integer beyond 64 bits or an exponent beyond a
     # double, though such a number is valid JSON (an id, a phone number, an ignored key).
-    events = ijson.basic_parse(counting, use_float=False)
+    return ijson.basic_parse(counting, use_float=False)
+
+
+@contextmanager
+def _reported(name: str, counting: _Counting) -> Iterator[None]:
+    """What goes wrong in the careful parser, as an ImportFileError that says where."""
     try:
-        yield from _build_items(events, name, counting)
+        yield
     except ImportFileError:
         raise
     except decimal.InvalidOperation as exc:  # an exponent beyond even Decimal's range
         message = f"{name}: number out of range at or before byte {counting.consumed}"
         raise ImportFileError(message) from exc
     except _PARSE_ERRORS as exc:
-        raise ImportFileError(_describe(exc, name, counting.consumed)) from exc
+        raise ImportFileError(describe_error(exc, name, counting.consumed)) from exc
 
 
 _PARSE_ERRORS = (ijson.JSONError, ValueError, EOFError, OSError, gzip.BadGzipFile, zlib.error)
 
 
-def _describe(exc: BaseException, name: str, consumed: int) -> str:
+def describe_error(exc: BaseException, name: str, consumed: int) -> str:
+    """A parse or read error as a message that names ``name`` and the bytes read so far."""
     text = exc.args[0] if exc.args else ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
@@ -296,9 +346,7 @@ def _build_items(
                 top[key] = value
         elif event == "start_map" or event == "start_array":
             if len(stack) + 2 > MAX_DEPTH:
-                raise ImportFileError(
-                    f"{name}: nesting deeper than {MAX_DEPTH} levels in row {row}"
-                )
+                raise _TooDeep(row)
             new: Any = {} if event == "start_map" else []
             inner: frozenset[str] | None = _NOTHING
             if top is None:
@@ -329,6 +377,9 @@ def _build_items(
 
 
 def _oversized(value: str) -> str | Oversized:
-    """Every limit is far below: only the trimmed length matters to validation."""
+    """Every limit is far below: only the trimmed length matters to validation. The head is
+    what a failed row shows of the string (ingest/raw.py); no longer than a kept string."""
     trimmed = value.strip()
-    return trimmed if len(trimmed) <= _KEPT_CHARS else Oversized(len(trimmed))
+    if len(trimmed) <= _KEPT_CHARS:
+        return trimmed
+    return Oversized(len(trimmed), value[:_KEPT_CHARS])

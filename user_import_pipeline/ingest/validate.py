@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal, NamedTuple
 
@@ -73,9 +73,11 @@ _PLAIN_INT = 10**64
 @dataclass(frozen=True, slots=True)
 class Oversized:
     """Stands in for a string far beyond every field's limit, which the parser does not keep
-    (see ingest/stream.py); ``length`` is its length after trimming."""
+    (see ingest/stream.py); ``length`` is its length after trimming. ``head``, its first
+    characters, is only for showing the row (ingest/raw.py): validation never reads it."""
 
     length: int
+    head: str = field(default="", compare=False)
 
 
 _JSON_TYPE_NAMES = {
@@ -129,8 +131,11 @@ class RowError(Exception):
 
 
 def validate_user(item: object) -> UserRow:
-    """Validate one array item into a `UserRow`, or raise `RowError` for the first bad field."""
+    """Validate one item into a `UserRow`, or raise `RowError` for the first bad field. An item
+    its reader could not read at all (a JSON Lines row, ingest/lines.py) is that RowError."""
     if not isinstance(item, dict):
+        if isinstance(item, RowError):
+            raise item
         raise RowError("not_an_object", f"item must be a JSON object, got {_json_type(item)}")
     return _well_formed(item) or _checked(item)
 

@@ -41,11 +41,15 @@ def heartbeat_name(run_id: str) -> str:
 
 @dataclass
 class Progress:
-    """Streaming progress, written to the job row with each heartbeat."""
+    """What the run is doing, written to the job row with each heartbeat: the file's bytes
+    and rows while it streams, the step of the phase and how many of its steps are done."""
 
     bytes_processed: int | None = None
     bytes_total: int | None = None
     rows_processed: int | None = None
+    activity: str | None = None
+    steps_done: int | None = None
+    steps_total: int | None = None
 
 
 class Heartbeat:
@@ -85,12 +89,13 @@ class Heartbeat:
         self.job_id = job_id
 
     @contextmanager
-    def working(self, worker: Session) -> Iterator[Progress]:
+    def working(self, worker: Session, activity: str) -> Iterator[Progress]:
         """Watch ``worker`` while the block runs on it: its statement is cancelled if the job
-        is lost. Yields the progress the beats write. Raises LeaseLost if the job was lost."""
+        is lost. Yields the progress the beats write, starting with ``activity``. Raises
+        LeaseLost if the job was lost."""
         with self._lock:
             self._worker = worker
-            self._progress = Progress()
+            self._progress = Progress(activity=activity)
             progress = self._progress
         try:
             yield progress
@@ -142,6 +147,9 @@ class Heartbeat:
                 "bytes_processed": progress.bytes_processed,
                 "bytes_total": progress.bytes_total,
                 "rows_processed": progress.rows_processed,
+                "activity": progress.activity,
+                "steps_done": progress.steps_done,
+                "steps_total": progress.steps_total,
             },
         )
         return extended.rowcount == 1

@@ -13,9 +13,10 @@ The algorithm, one SQL file per step, all on the staged rows of one import:
 3. ``changed_address_lists``: decide per matched user whether its address list differs,
    so the counts can say updated or unchanged; ``save_address_changes`` and
    ``add_new_address_lists`` keep those lists and the new users' for replace_addresses.
-4. Record the rejected rows, UPDATE only the changed users (``update_changed_users``),
-   INSERT the new ones, and record the counts and the phase in the same transaction. A
-   dry run plans and counts the same way and skips the UPDATE and the INSERT.
+4. Record the rejected rows (with a raw JSON made from their staged values), UPDATE only
+   the changed users (``update_changed_users``), INSERT the new ones, and record the counts
+   and the phase in the same transaction. A dry run plans and counts the same way and skips
+   the UPDATE and the INSERT.
 
 Merges of concurrent imports take turns through an advisory lock, and an import that has
 merged its users but not yet replaced their addresses holds the turn until it has, so two
@@ -31,7 +32,9 @@ from dataclasses import dataclass, field
 
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.db.locks import AdvisoryLock
+from user_import_pipeline.ingest.raw import RAW_LIMIT
 from user_import_pipeline.lifecycle.jobs import HeldJob, reached, read_job, require_ours
+from user_import_pipeline.lifecycle.lease import Progress
 from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.staging.tables import StagingTables
 
@@ -50,8 +53,15 @@ def take_merge_turn(session: Session) -> None:
     session.execute("take_merge_lock", {"key": int(AdvisoryLock.MERGE)})
 
 
+# The statements a merge runs: 13, or 11 for a dry run (which writes no user).
+STEPS, DRY_RUN_STEPS = 13, 11
+
+
 def merge_users(
-    session: Session, job: HeldJob, on_wait: Callable[[str], None] | None = None
+    session: Session,
+    job: HeldJob,
+    progress: Progress | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> MergedUsers:
     """Merge this import's staged users once; a repeat returns the recorded counts."""
     for attempt in itertools.count():
@@ -59,14 +69,14 @@ def merge_users(
             take_merge_turn(session)
             other = session.execute("find_unfinished_merge", {"job_id": job.job_id}).scalar()
             if other is None:
-                return _merge_locked(session, job)
+                return _merge_locked(session, job, progress)
         if on_wait is not None:
             on_wait(f"waiting for import {other} to finish replacing its addresses")
         time.sleep(min(5.0, 0.1 * 2**attempt))
     raise AssertionError("unreachable")
 
 
-def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
+def _merge_locked(session: Session, job: HeldJob, progress: Progress | None) -> MergedUsers:
     row = read_job(session, job.job_id)
     if reached(row["phase"], "users_merged"):
         return MergedUsers(
@@ -75,7 +85,7 @@ def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
     tables = StagingTables.of(job.job_id)
     tables.require_intact(session, row)
     params = {"job_id": job.job_id, "owner": job.owner}
-    steps = StepRunner(session, tables.names)
+    steps = StepRunner(session, tables.names, progress, DRY_RUN_STEPS if job.dry_run else STEPS)
     with steps.timed("analyze_stale_tables"):
         for (table,) in steps.run("stale_statistics").rows:
             session.execute("analyze_table", table=table)
@@ -87,7 +97,7 @@ def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
     session.execute("drop_table", table=tables.address_changes)
     steps.run("save_address_changes")
     steps.run("add_new_address_lists")
-    steps.run("insert_merge_errors", params)
+    steps.run("insert_merge_errors", {**params, "raw_limit": RAW_LIMIT})
     if not job.dry_run:
         steps.run("update_changed_users")
         steps.run("insert_new_users")
@@ -97,4 +107,5 @@ def _merge_locked(session: Session, job: HeldJob) -> MergedUsers:
     assert counts is not None
     imported, updated, unchanged = counts
     steps.run("update_error_counts", params)
+    steps.finished()
     return MergedUsers(imported, updated, unchanged, seconds=steps.seconds)

@@ -15,6 +15,7 @@ from typing import Any
 
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.lifecycle.jobs import HeldJob, reached, read_job, require_ours
+from user_import_pipeline.lifecycle.lease import Progress
 from user_import_pipeline.merge.merge_users import take_merge_turn
 from user_import_pipeline.merge.steps import StepRunner
 from user_import_pipeline.staging.tables import StagingTables
@@ -28,7 +29,9 @@ class ReplacedAddresses:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def replace_addresses(session: Session, job: HeldJob) -> ReplacedAddresses:
+def replace_addresses(
+    session: Session, job: HeldJob, progress: Progress | None = None
+) -> ReplacedAddresses:
     """Replace this import's changed address lists once; a repeat does nothing."""
     with session.transaction():
         take_merge_turn(session)
@@ -37,11 +40,13 @@ def replace_addresses(session: Session, job: HeldJob) -> ReplacedAddresses:
             return ReplacedAddresses(0, 0, already_done=True)
         tables = StagingTables.of(job.job_id)
         params = {"job_id": job.job_id, "owner": job.owner}
-        steps = StepRunner(session, tables.names)
-        changed = inserted = 0
         if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
             tables.require_intact(session, row)
-            if _saved_by_this_attempt(session, tables, row, job):
+        saved = job.dry_run or _saved_by_this_attempt(session, tables, row, job)
+        steps = StepRunner(session, tables.names, progress, 1 if job.dry_run else 3 if saved else 6)
+        changed = inserted = 0
+        if not job.dry_run:
+            if saved:
                 changed = row["address_changes"]
             else:
                 steps.build("address_targets_of_applied_rows", "address_targets", params)
@@ -51,6 +56,7 @@ def replace_addresses(session: Session, job: HeldJob) -> ReplacedAddresses:
             steps.run("delete_changed_addresses")
             inserted = steps.run("insert_changed_addresses").rowcount
         require_ours(steps.run("record_addresses_replaced", params).rowcount, job.job_id)
+        steps.finished()
     return ReplacedAddresses(changed, inserted, seconds=steps.seconds)
 
 

@@ -4,8 +4,8 @@ A file is launched once its size and modification time have stayed the same acro
 ticks and it has not been touched for a few seconds, so a file still being written is
 left alone. The run key is the path plus that size and mtime: Dagster launches a key only
 once, so a file left in place is not imported again, and a changed file is imported once
-more. Dotfiles and anything but ``.json``/``.json.gz`` (e.g. ``.part``) are ignored;
-writers that can should write under a temporary name and rename.
+more. Dotfiles and anything but ``.json``, ``.jsonl``, ``.ndjson`` and their ``.gz`` (e.g.
+``.part``) are ignored; writers that can should write under a temporary name and rename.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ SETTLE_NS = 2_000_000_000
     job=import_users,
     minimum_interval_seconds=5,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Imports every new or changed .json/.json.gz file in $IMPORT_BASE_DIR/incoming",
+    description="Imports every new or changed .json, .jsonl or .ndjson file (or .gz of one) "
+    "in $IMPORT_BASE_DIR/incoming",
 )
 def incoming_files_sensor(
     context: dg.SensorEvaluationContext, import_settings: ImportSettingsResource

@@ -1,8 +1,9 @@
 """Stream the file, validate each item and COPY it into the job's ``stg_users`` table.
 
-One pass, one transaction: the rows go to staging (invalid ones with their error code),
-then the row errors are recorded and the phase is marked, all or nothing. A file error
-anywhere - even in the last byte - rolls the whole thing back, so nothing reaches a merge.
+One pass, one transaction: the rows go to staging (invalid ones with their error code and
+their raw JSON, ingest/raw.py), then the row errors are recorded and the phase is marked,
+all or nothing. A file error anywhere - even in the last byte - rolls the whole thing back,
+so nothing reaches a merge.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 from user_import_pipeline.checkpoints import Point, reach
 from user_import_pipeline.db.client import Session
+from user_import_pipeline.ingest.formats import read_items
+from user_import_pipeline.ingest.raw import Raw
 from user_import_pipeline.ingest.source import ImportFileError, OpenedSource, open_source
-from user_import_pipeline.ingest.stream import iter_items
 from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
 from user_import_pipeline.lifecycle.jobs import HeldJob, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
@@ -95,12 +97,13 @@ def _copy_items(
     on_progress: ProgressCallback | None,
 ) -> tuple[int, int]:
     processed = errors = 0
-    for index, item in enumerate(iter_items(source.stream, name, source.rewind)):
+    items = read_items(source, name)
+    for index, item in enumerate(items):
         try:
             write_row(_valid_row(index, validate_user(item)))
         except RowError as error:
             errors += 1
-            write_row(_invalid_row(index, error))
+            write_row(_invalid_row(index, error, items.raw(item)))
         processed = index + 1
         if processed % report_every == 0:
             progress.bytes_processed = source.bytes_read
@@ -126,6 +129,8 @@ def _valid_row(index: int, row: UserRow) -> tuple[object, ...]:
         row.phone_number,
         addresses is not None,
         None if addresses is None else _addresses_json(addresses),
+        None,
+        None,
     )
 
 
@@ -145,5 +150,5 @@ def _addresses_json(addresses: tuple[Address, ...]) -> str:
     return _encode_addresses(addresses)
 
 
-def _invalid_row(index: int, error: RowError) -> tuple[object, ...]:
-    return (index, error.code, error.message, None, None, None, None, None, None, None)
+def _invalid_row(index: int, error: RowError, raw: Raw) -> tuple[object, ...]:
+    return (index, error.code, error.message, None, None, None, None, None, None, None, *raw)

@@ -8,6 +8,7 @@ RSS of the child process (``wait4``), so it counts what yajl allocates in C too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -146,6 +147,62 @@ def test_a_json_bomb_ends_the_job_in_bounded_memory(
         else:
             assert job["failed_count"] == 1
             assert [(e["row_index"], says in e["error"]) for e in errors] == [(0, True)], errors
+    assert rss - baseline <= MEMORY_HEADROOM, f"{bomb}: {rss / MIB:.0f} MiB peak RSS"
+    assert seconds < SECONDS, f"{bomb}: {seconds:.0f} s"
+
+
+# JSON Lines: a bomb is one line, a row error of its own (or a blank line, skipped), and the
+# lines around it import. name → (the bomb line, what its row error says; None: skipped).
+LINE_BOMBS: dict[str, tuple[Callable[[], Iterator[bytes]], str | None]] = {
+    "100-MB-line": (
+        lambda: repeated(b'{"name": "', b"a", 100 * MIB, b'", "email": "a@example.com"}'),
+        "invalid_json: line: a value longer than 8 MiB"),
+    "1e7-deep-line": (
+        lambda: repeated(b"", b"[", 10 * MILLION, b""),
+        "invalid_json: line: nesting deeper than 64 levels"),
+    "1e6-deep-short-line": (
+        lambda: repeated(b"", b"[", MILLION, b""),
+        "invalid_json: line: nesting deeper than 64 levels"),
+    "1e6-digit-line": (
+        lambda: repeated(b'{"id": ', b"7", MILLION, b"}"), "invalid_json: line: more than 4300"),
+    "1e6-addresses-line": (
+        lambda: repeated(b'{"name": "A", "email": "a@example.com", "addresses": [',
+                         ADDRESS + b",", MILLION, ADDRESS + b"]}"),
+        f"value_too_long: more than {MAX_ADDRESSES} addresses"),
+    "100-MB-blank-line": (lambda: repeated(b"", b" ", 100 * MIB, b"\r"), None),
+}  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bomb", list(LINE_BOMBS))
+def test_a_json_lines_bomb_is_a_row_error_in_bounded_memory(
+    importer: Importer, baseline: int, tmp_path: Path, bomb: str
+) -> None:
+    content, says = LINE_BOMBS[bomb]
+    importer.reset()
+    around = (b'{"name": "Ann", "email": "ann@example.com"}\n',
+              b'\n{"name": "Bob", "email": "bob@example.com"}\n')  # fmt: skip
+    write_chunks(
+        importer.base_dir / "bomb.jsonl", itertools.chain(around[:1], content(), around[1:])
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+
+    summary, rss, seconds = run_measured(importer, "bomb.jsonl", home)
+    print(f"{bomb}: {summary['status']}, peak RSS {rss / MIB:.0f} MiB "
+          f"({(rss - baseline) / MIB:+.0f} MiB), {seconds:.1f} s")  # fmt: skip
+
+    assert summary["status"] == "succeeded", summary
+    assert summary["imported_count"] == 2, summary
+    errors = importer.query(
+        "SELECT row_index, code || ': ' || message AS error, length(raw) AS raw, raw_truncated"
+        " FROM import_job_errors"
+    )
+    if says is None:
+        assert errors == []
+    else:
+        assert [(e["row_index"], says in e["error"]) for e in errors] == [(1, True)], errors
+        assert (errors[0]["raw"], errors[0]["raw_truncated"]) == (4096, True)
     assert rss - baseline <= MEMORY_HEADROOM, f"{bomb}: {rss / MIB:.0f} MiB peak RSS"
     assert seconds < SECONDS, f"{bomb}: {seconds:.0f} s"
 

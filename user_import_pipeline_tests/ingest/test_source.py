@@ -35,6 +35,8 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
     outside.mkdir()
     for path in (
         base / "users.json",
+        base / "users.jsonl",
+        base / "users.ndjson",
         base / "sub" / "nested.json",
         outside / "secret.json",
         outside / "linked.json",
@@ -42,14 +44,15 @@ def tree(tmp_path: Path) -> tuple[Path, Path]:
         base / NON_UTF8_NAME,
     ):
         path.write_bytes(b"[]")
-    (base / "users.json.gz").write_bytes(gzip.compress(b"[]"))
+    for name in ("users.json.gz", "users.jsonl.gz", "users.ndjson.gz"):
+        (base / name).write_bytes(gzip.compress(b"[]"))
     for name in (
         "users.txt",
         "users.json.bak",
         "users.JSON",
         "users.Json.gz",
         "users.gz",
-        "users.jsonl",
+        "users.JSONL",
         "users.json ",
         "users",
     ):
@@ -81,6 +84,10 @@ def _path(case: str | Case, base: Path, outside: Path) -> str:
     [
         pytest.param("users.json", "users.json", id="plain-json"),
         pytest.param("users.json.gz", "users.json.gz", id="plain-json-gz"),
+        pytest.param("users.jsonl", "users.jsonl", id="json-lines"),
+        pytest.param("users.jsonl.gz", "users.jsonl.gz", id="json-lines-gz"),
+        pytest.param("users.ndjson", "users.ndjson", id="ndjson"),
+        pytest.param("users.ndjson.gz", "users.ndjson.gz", id="ndjson-gz"),
         pytest.param("sub/nested.json", "sub/nested.json", id="subdirectory"),
         pytest.param("./sub/../users.json", "users.json", id="dotdot-staying-inside"),
         pytest.param(lambda b, o: str(b / "users.json"), "users.json", id="absolute-inside"),
@@ -148,7 +155,9 @@ def test_a_base_dir_reached_through_a_symlink_is_resolved_first(
         pytest.param("users.JSON", "only .json", id="ext-uppercase-JSON-case-sensitive"),
         pytest.param("users.Json.gz", "only .json", id="ext-mixed-case-json-gz"),
         pytest.param("users.gz", "only .json", id="ext-gz-alone"),
-        pytest.param("users.jsonl", "only .json", id="ext-jsonl"),
+        pytest.param("users.JSONL", "only .json, .jsonl and .ndjson", id="ext-uppercase-JSONL"),
+        pytest.param("users.jsonl.bak", "only .json", id="ext-jsonl-bak"),
+        pytest.param("users.ndjson.zip", "only .json", id="ext-ndjson-zip"),
         pytest.param("users.json ", "only .json", id="ext-trailing-space"),
         pytest.param("users", "only .json", id="no-extension"),
         pytest.param("sub/", "only .json", id="directory-path"),

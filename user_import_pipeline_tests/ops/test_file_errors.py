@@ -181,7 +181,7 @@ def outside_by_symlink(base: Path) -> tuple[str, str]:
 
 
 def wrong_extension(base: Path) -> tuple[str, str]:
-    return _write(base, "users.txt", dump(CHANGES)), "only .json and .json.gz files"
+    return _write(base, "users.txt", dump(CHANGES)), "only .json, .jsonl and .ndjson files"
 
 
 def gzip_truncated(base: Path) -> tuple[str, str]:
@@ -192,6 +192,25 @@ def gzip_truncated(base: Path) -> tuple[str, str]:
 def gzip_of_bad_json(base: Path) -> tuple[str, str]:
     data = gzip.compress(dump(CHANGES)[:-1] + b"}")
     return _write(base, "bad.json.gz", data), "invalid JSON at or before byte"
+
+
+def json_lines(users: list[Any]) -> bytes:
+    return b"\n".join(json.dumps(user).encode() for user in users)
+
+
+def json_lines_gzip_truncated(base: Path) -> tuple[str, str]:
+    """JSON Lines are rows of their own, but a broken gzip stream breaks the file."""
+    data = gzip.compress(json_lines(CHANGES))[:-12]
+    return _write(base, "users.jsonl.gz", data), "not a readable gzip stream"
+
+
+def json_lines_gzip_corrupt_in_a_long_line(base: Path) -> tuple[str, str]:
+    """The careful parser streams a line over 1 MiB: a read error there is still a file error."""
+    data = json_lines([*CHANGES, {"name": "Long", "email": "long@example.com",
+                                  "bio": os.urandom(1024 * 1024).hex()}])  # fmt: skip
+    packed = gzip.compress(data)
+    damaged = packed[: len(packed) // 2] + b"\x00" * 64 + packed[len(packed) // 2 + 64 :]
+    return _write(base, "users.ndjson.gz", damaged), "not a readable gzip stream"
 
 
 def empty(base: Path) -> tuple[str, str]:
@@ -229,6 +248,8 @@ def too_many_digits(base: Path) -> tuple[str, str]:
         pytest.param(wrong_extension, id="wrong-extension"),
         pytest.param(gzip_truncated, id="gzip-truncated"),
         pytest.param(gzip_of_bad_json, id="gzip-of-bad-json"),
+        pytest.param(json_lines_gzip_truncated, id="json-lines-gzip-truncated"),
+        pytest.param(json_lines_gzip_corrupt_in_a_long_line, id="json-lines-gzip-corrupt"),
         pytest.param(empty, id="empty-file"),
         pytest.param(trailing_garbage, id="trailing-garbage"),
         pytest.param(form_feed_between_items, id="form-feed-as-whitespace"),

@@ -116,6 +116,23 @@ def test_dotfiles_part_files_other_extensions_symlinks_and_non_utf8_names_are_ig
     ]
 
 
+def test_json_lines_files_are_launched_too(tmp_path: Path) -> None:
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    names = ["users.jsonl", "users.ndjson.gz", "users.jsonl.part", "users.JSONL"]
+    for name in names:
+        (incoming / name).write_text('{"name": "a", "email": "a@b.c"}\n')
+        _age(incoming / name)
+    first = _tick(tmp_path, None)
+    assert isinstance(first, dg.SensorResult)
+    second = _tick(tmp_path, first.cursor)
+    assert isinstance(second, dg.SensorResult) and second.run_requests is not None
+    launched = {request.tags["import_file"]: request for request in second.run_requests}
+    assert sorted(launched) == ["incoming/users.jsonl", "incoming/users.ndjson.gz"]
+    config = launched["incoming/users.jsonl"].run_config["ops"]["claim_import"]["config"]
+    assert config == {"source_path": "incoming/users.jsonl"}
+
+
 def test_a_missing_incoming_folder_is_made(tmp_path: Path) -> None:
     result = _tick(tmp_path, None)
     assert isinstance(result, dg.SensorResult) and not result.run_requests
