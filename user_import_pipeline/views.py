@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from user_import_pipeline import row_errors
 from user_import_pipeline.db.client import Session
 
 # Row errors shown with a job; the rest stay in import_job_errors.
@@ -26,10 +27,7 @@ def read_job_report(session: Session, job_id: str) -> dict[str, Any] | None:
     job = session.execute("read_import_job_report", {"job_id": job_id}).dict()
     if job is None:
         return None
-    errors = session.execute(
-        "list_import_job_errors", {"job_id": job_id, "limit": ERRORS_SHOWN}
-    ).dicts()
-    return {**job, "errors": errors}
+    return {**job, "errors": row_errors.page(session, job_id, limit=ERRORS_SHOWN).rows}
 
 
 def read_user(session: Session, user_id: str) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from user_import_pipeline.api.app import create_app
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline_tests.api.test_http_api import UNREACHABLE_DAGSTER, serve
+from user_import_pipeline_tests.api.serving import UNREACHABLE_DAGSTER, serve
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.merge.support import versions
 from user_import_pipeline_tests.ops.resuming import SOURCE, data

@@ -14,7 +14,9 @@ from starlette.routing import Route
 
 from user_import_pipeline.api.health import healthz
 from user_import_pipeline.api.imports import queue_user_import, show_import
+from user_import_pipeline.api.metrics import metrics
 from user_import_pipeline.api.responses import ApiError, error_response
+from user_import_pipeline.api.row_errors import list_row_errors
 from user_import_pipeline.api.runtime import ApiSettings
 from user_import_pipeline.api.users import show_user
 from user_import_pipeline.db.client import Database
@@ -26,8 +28,10 @@ log = logging.getLogger(__name__)
 ROUTES = [
     Route("/api/v1/imports/users", queue_user_import, methods=["POST"]),
     Route("/api/v1/imports/{job_id}", show_import, methods=["GET"]),
+    Route("/api/v1/imports/{job_id}/errors", list_row_errors, methods=["GET"]),
     Route("/api/v1/users/{user_id}", show_user, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
 ]
 
 # Starlette's own errors (unknown route, wrong method) under the Go service's codes.

@@ -22,7 +22,8 @@ from user_import_pipeline.db.migrate import migrate
     help="Port to listen on.",
 )
 def api(host: str, port: int) -> None:
-    """Serve the HTTP API: queue imports, read jobs and users, /healthz.
+    """Serve the HTTP API: queue imports, read jobs, their failed rows and users, /healthz,
+    /metrics.
 
     Files are resolved in IMPORT_BASE_DIR (default: the current folder); runs are launched
     through the Dagster webserver at DAGSTER_WEBSERVER_URL (default http://127.0.0.1:3000).

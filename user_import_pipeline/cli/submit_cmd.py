@@ -12,13 +12,15 @@ from typing import Any
 import click
 
 from user_import_pipeline import environment, settings
+from user_import_pipeline.cli.reading import job_id_argument, no_such_job, read_only_session
+from user_import_pipeline.core.service import ACTIVITIES
 from user_import_pipeline.db.client import Database
-from user_import_pipeline.db.errors import TerminalDatabaseError, TransientDatabaseError
+from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.ingest.source import InvalidSourceError
 from user_import_pipeline.launch import queue_import
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.views import ERRORS_SHOWN, job_json, parse_uuid, read_job_report
+from user_import_pipeline.views import ERRORS_SHOWN, job_json, read_job_report
 
 POLL_SECONDS = 0.5
 FINISHED = ("succeeded", "failed")
@@ -69,25 +71,11 @@ def submit(path: str, wait: bool, dagster_url: str, dry_run: bool) -> None:
 def status(job_id: str, as_json: bool) -> None:
     """Show import job JOB_ID: status, phase, counts, attempts, times and its first row
     errors. Exit 2 when there is no such job."""
-    canonical = parse_uuid(job_id)
-    if canonical is None:
-        click.echo(f"error: {job_id!r} is not a job id (a UUID)", err=True)
-        sys.exit(2)
-    # Read-only: no migration. A database without the schema says so.
-    database = Database(environment.prepare())
-    try:
-        with database.session() as session:
-            report = read_job_report(session, canonical)
-    except TerminalDatabaseError as exc:
-        if "UndefinedTable" not in str(exc):
-            raise
-        click.echo(
-            "error: the database has no import jobs table; run `user-import migrate`", err=True
-        )
-        sys.exit(2)
+    canonical = job_id_argument(job_id)
+    with read_only_session() as session:
+        report = read_job_report(session, canonical)
     if report is None:
-        click.echo(f"error: no import job {canonical}", err=True)
-        sys.exit(2)
+        no_such_job(canonical)
     click.echo(json.dumps(job_json(report)) if as_json else _describe(report))
 
 
@@ -123,11 +111,12 @@ def _time(moment: Any) -> str:
 
 
 def _wait_for(database: Database, job_id: str) -> dict[str, Any]:
-    """Poll the job until it finishes, drawing its progress (bytes read) on stderr."""
-    with contextlib.ExitStack() as stack:
-        bar = None
-        shown = 0
-        last_state = None
+    """Poll the job until it finishes, showing on stderr each phase by name as it starts,
+    with its own progress: the file's bytes while users stream in, the steps of the others
+    (the step running now in the label)."""
+    with contextlib.ExitStack() as phase:
+        shown: tuple[str, str] | None = None
+        bar: Any = None
         while True:
             try:
                 with database.session() as session:
@@ -136,19 +125,28 @@ def _wait_for(database: Database, job_id: str) -> dict[str, Any]:
                 click.echo(f"database unavailable, retrying: {exc}", err=True)
                 time.sleep(POLL_SECONDS * 4)
                 continue
-            state = (job["status"], job["phase"])
-            if bar is None and job["bytes_total"]:
-                bar = stack.enter_context(
-                    click.progressbar(length=job["bytes_total"], label="reading", file=sys.stderr)
-                )
-            elif bar is None and state != last_state:
-                click.echo(f"job {job_id}: {job['status']}", err=True)
-            if bar is not None:
-                bar.label = job["status"] if job["status"] in FINISHED else job["phase"]
-                done = min(job["bytes_processed"] or 0, job["bytes_total"] or 0)
-                bar.update(max(done - shown, 0))
-                shown = max(done, shown)
-            last_state = state
             if job["status"] in FINISHED:
+                phase.close()
+                click.echo(f"job {job_id}: {job['status']}", err=True)
                 return job
+            activity = job["activity"] or job["status"]
+            name, _, step = activity.partition(": ")
+            done, total = _progress_of(job, name)
+            if shown is None or shown[0] != name:
+                phase.close()
+                bar = phase.enter_context(
+                    click.progressbar(length=total or 1, label=name, file=sys.stderr)
+                )
+            if bar is not None and total:
+                bar.label = f"{name} ({step})" if step else name
+                bar.length = total
+                bar.update(max(done - bar.pos, 0))
+            shown = (name, step)
             time.sleep(POLL_SECONDS)
+
+
+def _progress_of(job: dict[str, Any], activity: str) -> tuple[int, int]:
+    """How far the phase ``activity`` is: bytes while users stream in, else its steps."""
+    if activity == ACTIVITIES["users_staged"]:
+        return job["bytes_processed"] or 0, job["bytes_total"] or 0
+    return job["activity_done"] or 0, job["activity_total"] or 0

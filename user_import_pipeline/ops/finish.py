@@ -1,4 +1,5 @@
-"""``finish_import``: mark the job succeeded, drop its staging, show the final counts."""
+"""``finish_import``: mark the job succeeded, drop its staging, show the final counts and
+the failed rows."""
 
 from typing import Any
 
@@ -7,6 +8,7 @@ import dagster as dg
 from user_import_pipeline.assets import report_import
 from user_import_pipeline.lifecycle.jobs import summary
 from user_import_pipeline.ops.outcomes import run_of, settle
+from user_import_pipeline.ops.row_errors_metadata import row_errors_metadata
 from user_import_pipeline.resources import ImportCoreResource
 from user_import_pipeline.runs import count_tags
 
@@ -27,4 +29,7 @@ def finish_import(
     context.instance.add_run_tags(context.run_id, count_tags(job))
     report_import(context, importer, job)
     context.add_output_metadata({k: v for k, v in finished.items() if v is not None})
+    context.add_output_metadata(
+        row_errors_metadata(importer.postgres.database(), job_id, context.log)
+    )
     return finished

@@ -11,98 +11,28 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import quote
 
 import psycopg
 import pytest
-import uvicorn
-from starlette.applications import Starlette
 
 from user_import_pipeline.api import imports, users
 from user_import_pipeline.api.app import create_app
 from user_import_pipeline.db.client import Session
+from user_import_pipeline_tests.api.serving import UNREACHABLE_DAGSTER, Api, serve
 from user_import_pipeline_tests.importing import Importer
 
 pytestmark = pytest.mark.faults
 
-UNREACHABLE_DAGSTER = "http://127.0.0.1:1"
 SQL_INJECTION = "' OR 1=1 --"
 RFC3339_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def error_code(self) -> str:
-        return self.json["error"]["code"]
-
-
-@dataclass
-class Api:
-    host: str
-    port: int
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> Reply:
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return Reply(
-                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-            )
-        finally:
-            conn.close()
-
-    def post_json(self, payload: object, content_type: str = "application/json") -> Reply:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        return self.call("POST", "/api/v1/imports/users", body, {"Content-Type": content_type})
-
-    def get(self, path: str) -> Reply:
-        return self.call("GET", path)
-
-
-@contextmanager
-def serve(app: Starlette) -> Iterator[Api]:
-    """Run ``app`` with uvicorn on a free loopback port until the block ends."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield Api(host, port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +43,8 @@ def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (base / "users.json").write_text("[]")
     (base / "nested").mkdir()
     (base / "nested" / "more.json.gz").write_bytes(b"")
+    (base / "users.jsonl").write_text("")
+    (base / "nested" / "more.ndjson.gz").write_bytes(b"")
     (base / "notes.txt").write_text("[]")
     (base / "folder.json").mkdir()
     # Files outside the base directory, reachable by name or through a symlink inside it.
@@ -182,6 +114,8 @@ def test_post_queues_a_job_and_answers_202_with_its_id(
     [
         pytest.param("./nested/../users.json", "users.json", id="normalized"),
         pytest.param("nested/more.json.gz", "nested/more.json.gz", id="gzip-in-subfolder"),
+        pytest.param("users.jsonl", "users.jsonl", id="json-lines"),
+        pytest.param("nested/more.ndjson.gz", "nested/more.ndjson.gz", id="ndjson-gzip"),
     ],
 )
 def test_post_stores_the_normalized_source_path(

@@ -1,5 +1,5 @@
-"""Commands that only read never change the schema: ``user-import status`` on a database
-that was never migrated says so and leaves it as it was."""
+"""Commands that only read never change the schema: ``user-import status`` and ``errors`` on
+a database that was never migrated say so and leave it as it was."""
 
 from __future__ import annotations
 
@@ -10,11 +10,15 @@ import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 CLI = str(Path(sys.executable).with_name("user-import"))
 
 
-def test_status_on_an_unmigrated_database_says_so_and_migrates_nothing(empty_dsn: str) -> None:
+@pytest.mark.parametrize("command", [["status"], ["errors", "--format", "csv"]])
+def test_a_read_on_an_unmigrated_database_says_so_and_migrates_nothing(
+    empty_dsn: str, command: list[str]
+) -> None:
     env = {
         **os.environ,
         "DATABASE_URL": empty_dsn,
@@ -22,7 +26,7 @@ def test_status_on_an_unmigrated_database_says_so_and_migrates_nothing(empty_dsn
         "DAGSTER_PG_URL": "postgresql+psycopg2://unused@127.0.0.1:1/unused",
     }
     shown = subprocess.run(
-        [CLI, "status", str(uuid.uuid4())], env=env, capture_output=True, text=True, timeout=120
+        [CLI, *command, str(uuid.uuid4())], env=env, capture_output=True, text=True, timeout=120
     )
     assert shown.returncode == 2, shown.stdout + shown.stderr
     assert "run `user-import migrate`" in shown.stderr

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from user_import_pipeline import checkpoints
 from user_import_pipeline.runs import FILE_TAG, JOB_TAG
 from user_import_pipeline_tests.importing import Importer
 
@@ -158,7 +160,7 @@ def test_submit_with_dagster_unreachable_queues_the_job_and_prints_its_id(
     [
         pytest.param("missing.json", "No such file", id="missing-file"),
         pytest.param("../outside.json", "outside the import base directory", id="dot-dot"),
-        pytest.param("users.csv", "only .json and .json.gz", id="wrong-extension"),
+        pytest.param("users.csv", "only .json, .jsonl and .ndjson files", id="wrong-extension"),
     ],
 )
 def test_submit_of_a_refused_path_exits_2_and_queues_nothing(
@@ -288,3 +290,39 @@ def test_submit_wait_follows_the_job_and_exits_with_its_outcome(
         assert summary["imported_count"] == 2 and summary["failed_count"] == 2
     else:
         assert "truncated" in summary["error_message"]
+
+
+def test_submit_wait_shows_each_phase_by_name(importer: Importer, env: dict[str, str]) -> None:
+    """Each phase appears by name while it runs (the import is held a moment in each, so
+    that the heartbeat writes what it is doing and the waiting command sees it)."""
+    users = [{"name": f"U{n}", "email": f"u{n}@example.com"} for n in range(30)]
+    importer.write("phases.json", users)
+    importer.lease_seconds = 1  # a heartbeat every third of a second
+    importer.chunk_size = 10
+
+    def linger(point: checkpoints.Point) -> None:
+        if point.kind == "progress" or point.name in ("plan_merge", "delete_changed_addresses"):
+            time.sleep(1.2)
+
+    process = subprocess.Popen(
+        [CLI, "submit", "phases.json", "--wait"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        job_id = process.stdout.readline().strip()
+        with checkpoints.listening(linger):
+            outcome = importer.run(job_id=job_id)
+        assert outcome.succeeded, outcome.message
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    for phase in ("staging users", "merging users", "replacing addresses"):
+        assert phase in err, err
+    assert err.index("staging users") < err.index("merging users") < err.index("replacing")
+    assert f"job {job_id}: succeeded" in err
