@@ -7,4 +7,6 @@ source "$(dirname "$0")/venv.sh" dev
 ruff check .
 ruff format --check .
 mypy
+# The code location loads as Dagster's dg CLI sees it (a throwaway instance: no database).
+DAGSTER_HOME="$(mktemp -d)" dg check defs
 pytest "$@"

@@ -85,10 +85,54 @@ def test_graphql_submission_imports_the_file(stack: Stack) -> None:
     assert stack.users_tagged("u.json") == 300
     # The Runs list shows the counts, as tags of the run.
     tags = stack.graphql(
-        'query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }',
+        "query($id: ID!) { runOrError(runId: $id) { ... on Run { tags { key value } } } }",
         {"id": run_id},
     )["runOrError"]["tags"]
     assert {"key": "import/imported", "value": "300"} in tags
+
+
+RUN_EVENTS = """
+  query($id: ID!) {
+    logsForRun(runId: $id, limit: 1000) {
+      ... on EventConnection {
+        events {
+          __typename
+          ... on MaterializationEvent { assetKey { path } metadataEntries { label } }
+          ... on ExecutionStepOutputEvent { stepKey metadataEntries { label __typename } }
+          ... on AssetCheckEvaluationEvent { evaluation { checkName success severity } }
+        }
+      }
+    }
+  }"""
+
+
+def test_the_run_page_shows_bad_rows_the_tables_and_their_check(stack: Stack) -> None:
+    """What the UI shows of an import, read through GraphQL: the failed rows by code and
+    the first of them as tables of finish_import, a materialization of each table, and
+    the bad-row check warning (2 bad rows of 4 is far above 5%)."""
+    users = [
+        {"name": "Ann", "email": "ann.page@example.com"},
+        {"name": "No email"},
+        {"name": "Bob", "email": "bob.page@example.com"},
+        {"name": "Bad", "email": "not-an-email"},
+    ]
+    (stack.base_dir / "page.json").write_text(json.dumps(users))
+    run_id = stack.submit("page.json")
+    stack.wait_for_runs([run_id], timeout=120)
+    events = stack.graphql(RUN_EVENTS, {"id": run_id})["logsForRun"]["events"]
+
+    [finish] = [e for e in events if e.get("stepKey") == "finish_import"
+                and e["__typename"] == "ExecutionStepOutputEvent"]  # fmt: skip
+    tables = {
+        m["label"] for m in finish["metadataEntries"] if m["__typename"] == "TableMetadataEntry"
+    }
+    assert {"failed_rows_by_code", "first_failed_rows"} <= tables, finish
+    materialized = {
+        tuple(e["assetKey"]["path"]) for e in events if e["__typename"] == "MaterializationEvent"
+    }
+    assert materialized == {("users",), ("addresses",)}
+    [check] = [e["evaluation"] for e in events if e["__typename"] == "AssetCheckEvaluationEvent"]
+    assert check == {"checkName": "bad_row_rate", "success": False, "severity": "WARN"}
 
 
 def test_the_launchpad_asks_for_the_file_and_refuses_a_launch_without_one(stack: Stack) -> None:

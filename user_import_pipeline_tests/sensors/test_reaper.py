@@ -75,7 +75,9 @@ def test_a_queued_job_with_a_run_waiting_in_the_queue_is_left_alone(
 ) -> None:
     job_id = _job(importer.dsn, created_at="now() - interval '1 minute'")
     instance.create_run_for_job(
-        import_users, run_config=run_config("users.json", job_id), tags=run_tags("users.json", job_id)
+        import_users,
+        run_config=run_config("users.json", job_id),
+        tags=run_tags("users.json", job_id),
     )
     assert _requested_jobs(_tick(importer.dsn, instance)) == []
 
