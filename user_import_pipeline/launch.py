@@ -8,20 +8,14 @@ reached (or refuses the request) the job simply stays ``queued`` and the
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
 
 from user_import_pipeline.db.client import Database
-from user_import_pipeline.ingest.source import (
-    ImportFileError,
-    InvalidSourceError,
-    is_utf8,
-    resolve_source,
-)
+from user_import_pipeline.ingest import location
+from user_import_pipeline.ingest.source import ImportFileError, InvalidSourceError, is_utf8
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.runs import run_config, run_tags
 
@@ -69,28 +63,33 @@ class DagsterEndpoint:
         )
 
 
-def check_source(source_path: str, base_dir: Path) -> str:
-    """The path as it is stored and launched (``os.path.normpath``), or InvalidSourceError.
+def check_source(source_path: str, base_dir: location.Base) -> str:
+    """The path as it is stored and launched (``location.stored_path``), or
+    InvalidSourceError.
 
-    Besides what ``resolve_source`` refuses, a file that does not exist (or cannot be
-    read) is refused here, at queue time: a job that can only fail is noise. The file
-    can still vanish before its run starts; the run then fails the job with a file error.
-    Paths that are not valid UTF-8 (lone surrogates) are refused too, since neither
-    PostgreSQL nor Dagster tags can hold them.
+    Besides what ``location.resolve`` refuses, a file that does not exist (or cannot be
+    read) is refused here, at queue time: a job that can only fail is noise. An S3 object
+    is looked up (HEAD), not read. The file can still vanish before its run starts; the run
+    then fails the job with a file error. Paths that are not valid UTF-8 (lone surrogates)
+    are refused too, since neither PostgreSQL nor Dagster tags can hold them.
     """
     if not is_utf8(source_path):
         raise InvalidSourceError("source_path must be valid UTF-8")
     try:
-        resolve_source(source_path, base_dir)
+        location.resolve(source_path, base_dir)
     except InvalidSourceError:
         raise
     except ImportFileError as exc:
         raise InvalidSourceError(str(exc)) from exc
-    return os.path.normpath(source_path)
+    return location.stored_path(source_path, base_dir)
 
 
 def queue_import(
-    database: Database, source_path: str, base_dir: Path, dagster_url: str, dry_run: bool = False
+    database: Database,
+    source_path: str,
+    base_dir: location.Base,
+    dagster_url: str,
+    dry_run: bool = False,
 ) -> str:
     """Queue an import (a dry run when ``dry_run``) of ``source_path`` (inside
     ``base_dir``); returns the job id.

@@ -8,8 +8,6 @@ unset fall back to the environment at run time (user_import_pipeline/settings.py
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
@@ -17,6 +15,7 @@ from user_import_pipeline import settings
 from user_import_pipeline.core.alerts import Webhook
 from user_import_pipeline.core.service import ImportService
 from user_import_pipeline.db.client import Database
+from user_import_pipeline.ingest.location import parse_base
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -35,7 +34,8 @@ class ImportSettingsResource(dg.ConfigurableResource):
 
     base_dir: str | None = Field(
         default=None,
-        description="Folder every source_path is resolved in; default $IMPORT_BASE_DIR or '.'",
+        description="Folder, or s3://bucket/prefix/, every source_path is resolved in; "
+        "default $IMPORT_BASE_DIR or '.'",
     )
     lease_seconds: int | None = Field(
         default=None,
@@ -61,7 +61,7 @@ class ImportSettingsResource(dg.ConfigurableResource):
     def resolve(self) -> settings.ImportSettings:
         from_env = settings.import_settings()
         return settings.ImportSettings(
-            base_dir=Path(self.base_dir).resolve() if self.base_dir else from_env.base_dir,
+            base_dir=parse_base(self.base_dir) if self.base_dir else from_env.base_dir,
             lease_seconds=self.lease_seconds or from_env.lease_seconds,
             chunk_size=self.chunk_size or from_env.chunk_size,
             bad_row_threshold=from_env.bad_row_threshold

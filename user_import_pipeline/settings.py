@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from user_import_pipeline.ingest.location import Base, parse_base
+
 DEFAULT_LEASE_SECONDS = 60
 DEFAULT_CHUNK_SIZE = 10_000
 DEFAULT_BAD_ROW_THRESHOLD = 0.05
@@ -27,7 +29,7 @@ Environ = Mapping[str, str]
 class ImportSettings:
     """What an import needs besides its database: where files are, how it holds its job."""
 
-    base_dir: Path  # absolute, resolved once
+    base_dir: Base  # a folder (absolute, resolved once) or an S3 prefix
     lease_seconds: int = DEFAULT_LEASE_SECONDS
     chunk_size: int = DEFAULT_CHUNK_SIZE
     # Share of a file's rows that may be bad before the import is flagged (asset check,
@@ -52,9 +54,14 @@ def dagster_home(environ: Environ | None = None) -> str | None:
     return _env(environ).get("DAGSTER_HOME") or None
 
 
-def base_dir(environ: Environ | None = None) -> Path:
-    """``IMPORT_BASE_DIR`` (default: the current folder), resolved to an absolute path."""
-    return Path(_env(environ).get("IMPORT_BASE_DIR") or ".").resolve()
+def base_dir(environ: Environ | None = None) -> Base:
+    """``IMPORT_BASE_DIR`` (default: the current folder), resolved to an absolute path; or,
+    given as ``s3://bucket/prefix/``, that S3 prefix (ValueError when it is malformed). The
+    S3 endpoint and credentials are boto3's to read (``AWS_ENDPOINT_URL``, ...)."""
+    try:
+        return parse_base(_env(environ).get("IMPORT_BASE_DIR") or ".")
+    except ValueError as exc:
+        raise ValueError(f"IMPORT_BASE_DIR: {exc}") from None
 
 
 def import_settings(environ: Environ | None = None) -> ImportSettings:

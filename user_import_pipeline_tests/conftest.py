@@ -22,6 +22,7 @@ from user_import_pipeline.db.embedded import EmbeddedServer
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.ops.resuming import SOURCE, USERS, job_state, seed
+from user_import_pipeline_tests.s3_server import S3Server, s3_server
 from user_import_pipeline_tests.webhooks import Receiver, receiving
 
 os.environ["DAGSTER_DISABLE_TELEMETRY"] = "1"
@@ -120,3 +121,22 @@ def receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 (webhooks.py)."""
     with receiving() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3 API on 127.0.0.1 for the session (s3_server.py). Its ``AWS_*`` variables
+    are set in this process while it runs, so boto3 here finds it as a deployment's would;
+    each test makes its own bucket (``S3Server.new_prefix``)."""
+    with s3_server() as server, pytest.MonkeyPatch.context() as patch:
+        patch.delenv("AWS_PROFILE", raising=False)
+        for name, value in server.env.items():
+            patch.setenv(name, value)
+        yield server
+
+
+@pytest.fixture
+def s3_importer(importer: Importer, s3: S3Server) -> Importer:
+    """``importer`` reading its files from a new bucket's ``imports/`` prefix."""
+    importer.objects = s3.new_prefix()
+    return importer

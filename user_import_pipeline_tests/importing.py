@@ -19,6 +19,8 @@ from user_import_pipeline import checkpoints
 from user_import_pipeline.core.outcomes import Done, Failed, Outcome, RunInfo, Stopped
 from user_import_pipeline.core.service import ImportService
 from user_import_pipeline.db.client import Database
+from user_import_pipeline.ingest.location import Base
+from user_import_pipeline.ingest.s3 import S3Prefix
 from user_import_pipeline.jobs.import_users import import_users
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.resources import resources
@@ -86,21 +88,27 @@ class DagsterOutcome:
 
 @dataclass
 class Importer:
-    """Imports files of one base directory into one test database."""
+    """Imports files of one base directory (or S3 prefix) into one test database."""
 
     dsn: str
     base_dir: Path
     lease_seconds: int = 60
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # When set, the base is this S3 prefix instead of base_dir (conftest's s3_importer).
+    objects: S3Prefix | None = None
 
     @property
     def database(self) -> Database:
         return Database(self.dsn)
 
     @property
+    def base(self) -> Base:
+        return self.objects or self.base_dir.resolve()
+
+    @property
     def settings(self) -> ImportSettings:
         return ImportSettings(
-            base_dir=self.base_dir.resolve(),
+            base_dir=self.base,
             lease_seconds=self.lease_seconds,
             chunk_size=self.chunk_size,
         )
@@ -109,10 +117,16 @@ class Importer:
         return ImportService(self.database, self.settings)
 
     def write(self, name: str, users: Any) -> str:
-        """Write ``users`` as JSON under the base directory; returns the source_path."""
+        """Write ``users`` as JSON under the base directory (or upload them under the S3
+        prefix); returns the source_path."""
+        data = json.dumps(users, ensure_ascii=False).encode("utf-8")
+        if self.objects is not None:
+            bucket, key = self.objects.bucket, self.objects.prefix + name
+            self.objects.client.put_object(Bucket=bucket, Key=key, Body=data)
+            return name
         path = self.base_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
+        path.write_bytes(data)
         return name
 
     def run(
@@ -146,7 +160,7 @@ class Importer:
             run_config={"ops": {"claim_import": {"config": config}}},
             resources=resources(
                 self.dsn,
-                base_dir=str(self.base_dir),
+                base_dir=str(self.base),
                 lease_seconds=self.lease_seconds,
                 chunk_size=self.chunk_size,
             ),

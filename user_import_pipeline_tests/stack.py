@@ -41,6 +41,9 @@ from user_import_pipeline.generate import generate_users
 from user_import_pipeline_tests.conftest import create_database, drop_database
 
 REPO = Path(__file__).resolve().parents[1]
+# By its absolute path, so that the processes may run in another folder: the code location
+# is a module of the installed package, found from any working directory.
+WORKSPACE = REPO / "workspace.yaml"
 BIN = Path(sys.executable).parent
 LOCATION = "user_import_pipeline"
 JOB = "import_users"
@@ -164,6 +167,11 @@ class Stack:
     import_workers: str | None = None
     lease_seconds: int | None = None
     instance_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # IMPORT_BASE_DIR when it is not the local base_dir (an s3:// URL), more variables for
+    # the processes (e.g. AWS_*), and their working directory (default the repository).
+    import_base_dir: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    workdir: Path = REPO
     port: int = 0
     dsn: str = ""
     dagster_dsn: str = ""
@@ -190,13 +198,14 @@ class Stack:
             "DATABASE_URL": self.dsn,
             "DAGSTER_PG_URL": psycopg2_url(self.dagster_dsn),
             "DAGSTER_HOME": str(self.home),
-            "IMPORT_BASE_DIR": str(self.base_dir),
+            "IMPORT_BASE_DIR": self.import_base_dir or str(self.base_dir),
             "DAGSTER_DISABLE_TELEMETRY": "1",
             "PYTHONUNBUFFERED": "1",
             # The daemon's StartRun call waits until the run worker has loaded the code;
             # ten of them starting together on a busy 2-CPU machine can take longer than
             # Dagster's default 60 s, and the run is then failed at launch (and retried).
             "DAGSTER_GRPC_TIMEOUT_SECONDS": "180",
+            **self.extra_env,
         }
         env.pop("IMPORT_WORKERS", None)
         env.pop("IMPORT_JOB_LEASE_SECONDS", None)
@@ -215,7 +224,8 @@ class Stack:
         self.dagster_dsn = create_database(self.server_url)
         migrate(Database(self.dsn))
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.base_dir / "incoming").mkdir(parents=True, exist_ok=True)
+        if self.import_base_dir is None:
+            (self.base_dir / "incoming").mkdir(parents=True, exist_ok=True)
         config = yaml.safe_load((REPO / "dagster.yaml").read_text())
         config = _deep_merge(config, self.instance_overrides)
         (self.home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -235,10 +245,10 @@ class Stack:
                 "-p",
                 str(self.port),
                 "-w",
-                "workspace.yaml",
+                str(WORKSPACE),
             ],
         )
-        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
+        self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)])
         started = time.monotonic()
         wait_until(
             self._location_loaded,
@@ -293,7 +303,7 @@ class Stack:
         try:
             self.processes[name] = subprocess.Popen(
                 command,
-                cwd=REPO,
+                cwd=self.workdir,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -530,11 +540,15 @@ def dagster_stack(
     lease_seconds: int | None = None,
     instance_overrides: Mapping[str, Any] | None = None,
     before_start: Callable[[Stack], None] | None = None,
+    import_base_dir: str | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    workdir: Path = REPO,
 ) -> Iterator[Stack]:
     """A running deployment for the duration of the ``with`` block, torn down after.
 
     ``before_start`` runs once the databases and folders exist but before any Dagster
-    process does (e.g. to queue an import job while Dagster is down).
+    process does (e.g. to queue an import job while Dagster is down). ``import_base_dir``,
+    ``extra_env`` and ``workdir``: see ``Stack``.
     """
     stack = Stack(
         root=root,
@@ -542,6 +556,9 @@ def dagster_stack(
         import_workers=import_workers,
         lease_seconds=lease_seconds,
         instance_overrides=instance_overrides or {},
+        import_base_dir=import_base_dir,
+        extra_env=extra_env or {},
+        workdir=workdir,
     )
     try:
         stack.prepare()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -21,6 +20,7 @@ from user_import_pipeline.api.runtime import ApiSettings
 from user_import_pipeline.api.users import show_user
 from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.errors import TransientDatabaseError
+from user_import_pipeline.ingest.location import Base, parse_base
 from user_import_pipeline.launch import DagsterEndpoint
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,10 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 CONNECT_TIMEOUT_SECONDS = 5
 
 
-def create_app(dsn: str, base_dir: Path | str, dagster_url: str) -> Starlette:
-    """The API on database ``dsn``, importing files of ``base_dir``, launching through the
-    Dagster webserver at ``dagster_url`` (ValueError if that is not an http(s) URL)."""
+def create_app(dsn: str, base_dir: str | Base, dagster_url: str) -> Starlette:
+    """The API on database ``dsn``, importing files of ``base_dir`` (a folder or an S3
+    prefix), launching through the Dagster webserver at ``dagster_url`` (ValueError if that
+    is not an http(s) URL)."""
     DagsterEndpoint.parse(dagster_url)
     app = Starlette(
         routes=ROUTES,
@@ -59,7 +60,7 @@ def create_app(dsn: str, base_dir: Path | str, dagster_url: str) -> Starlette:
     app.router.redirect_slashes = False
     database = Database(dsn, connect_timeout=CONNECT_TIMEOUT_SECONDS)
     app.state.settings = ApiSettings(
-        database=database, base_dir=Path(base_dir).resolve(), dagster_url=dagster_url
+        database=database, base_dir=parse_base(base_dir), dagster_url=dagster_url
     )
     return app
 

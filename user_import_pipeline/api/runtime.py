@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from user_import_pipeline.db.client import Database, Session
+from user_import_pipeline.ingest.location import Base
 
 T = TypeVar("T")
 
@@ -18,7 +18,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class ApiSettings:
     database: Database
-    base_dir: Path
+    base_dir: Base
     dagster_url: str
 
 

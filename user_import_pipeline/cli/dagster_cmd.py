@@ -35,7 +35,9 @@ def dagster(args: tuple[str, ...]) -> None:
 
 def _exec_prepared(name: str, args: tuple[str, ...]) -> None:
     migrate(Database(environment.prepare()))
-    incoming_folder(settings.base_dir())
+    base = settings.base_dir()
+    if isinstance(base, Path):  # an S3 prefix has no folders to make
+        incoming_folder(base)
     if sys.prefix != sys.base_prefix:  # dg warns unless it runs in the activated venv
         os.environ.setdefault("VIRTUAL_ENV", sys.prefix)
     # The program of this interpreter's environment, whether or not it is on PATH.

@@ -31,7 +31,8 @@ from user_import_pipeline.core.alerts import Webhook
 from user_import_pipeline.core.outcomes import Done, Failed, Outcome, Retry, RunInfo, Stopped
 from user_import_pipeline.db.client import Database, Session
 from user_import_pipeline.db.errors import DatabaseError, LeaseLost, TransientDatabaseError
-from user_import_pipeline.ingest.source import is_utf8, printable, resolve_source
+from user_import_pipeline.ingest import location
+from user_import_pipeline.ingest.source import is_utf8, printable
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.lifecycle.lease import Heartbeat, Progress, worker_name
 from user_import_pipeline.merge.merge_users import MergedUsers, merge_users
@@ -115,6 +116,25 @@ class ImportService:
         if source_path is not None and not is_utf8(source_path):
             return self._refuse_unstorable(run, source_path)
         return self._policy(run, job_id, lambda: self._claim(run, job_id, source_path, dry_run))
+
+    def job_of(self, run: RunInfo) -> Outcome[str]:
+        """The job this run works on: the one it claimed in this process, or - in a process
+        that starts in the middle of the run, as a re-execution from failure in another
+        container does - the unfinished job of its root run, which the next step claims."""
+        current = self._runs.get(run.run_id)
+        if current is not None and current.job is not None:
+            return Done(current.job.job_id)
+
+        def find() -> str:
+            with self._database.session() as session:
+                found = session.execute(
+                    "find_unfinished_job_of_run", {"root_run_id": run.root_run_id}
+                ).scalar()
+            if found is None:
+                raise jobs.ClaimRefused(f"run {run.run_id} has no unfinished import job")
+            return str(found)
+
+        return self._policy(run, None, find)
 
     def stage_users(
         self, job_id: str, run: RunInfo, on_progress: ProgressCallback | None = None
@@ -251,6 +271,8 @@ class ImportService:
             heartbeat = Heartbeat(self._database, run.run_id, self._settings.lease_seconds)
             heartbeat.start()
             current = self._runs[run.run_id] = _Run(heartbeat)
+        if source_path is not None:
+            source_path = location.stored_path(source_path, self._settings.base_dir)
         with self._session(run) as session:
             claim = jobs.claim(
                 session,
@@ -263,7 +285,7 @@ class ImportService:
             )
         current.job = jobs.HeldJob(claim.job_id, run.run_id, claim.source_path, claim.dry_run)
         current.heartbeat.hold(claim.job_id)
-        resolve_source(claim.source_path, self._settings.base_dir)
+        location.resolve(claim.source_path, self._settings.base_dir)
         reach(Point("phase", "claimed"))
         return claim
 
@@ -372,11 +394,11 @@ class ImportService:
         progress: Progress,
         on_progress: ProgressCallback | None = None,
     ) -> StagedUsers:
-        path = resolve_source(job.source_path, self._settings.base_dir)
+        found = location.resolve(job.source_path, self._settings.base_dir)
         return stage_users(
             session,
             job,
-            path,
+            found,
             progress,
             report_every=self._settings.chunk_size,
             on_progress=on_progress,

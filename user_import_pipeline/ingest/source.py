@@ -1,20 +1,22 @@
 """Finding and opening an import file: confined to IMPORT_BASE_DIR, a JSON array (.json) or
-JSON Lines (.jsonl, .ndjson), each also gzip-compressed (.gz)."""
+JSON Lines (.jsonl, .ndjson), each also gzip-compressed (.gz). A local file here; an object
+of an S3 prefix in ingest/s3.py opens as the same ``OpenedSource``."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from pathlib import Path, PurePath
+from typing import BinaryIO, Protocol
 
 JSON_LINES_EXTENSIONS = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 EXTENSIONS = (".json", ".json.gz", *JSON_LINES_EXTENSIONS)
-_ACCEPTED = ".json, .jsonl and .ndjson files, plain or gzip-compressed (.gz),"
+ACCEPTED = ".json, .jsonl and .ndjson files, plain or gzip-compressed (.gz),"
+MODIFIED = "the file was modified while it was being read"
 
 
 class ImportFileError(Exception):
@@ -57,7 +59,7 @@ def resolve_source(source_path: str, base_dir: Path) -> Path:
     if not source_path or "\x00" in source_path:
         raise InvalidSourceError("source_path must be a non-empty path without NUL bytes")
     if not source_path.endswith(EXTENSIONS):
-        raise InvalidSourceError(f"{source_path!r}: only {_ACCEPTED} are imported")
+        raise InvalidSourceError(f"{source_path!r}: only {ACCEPTED} are imported")
     base = base_dir.resolve()
     try:
         real = (base / source_path).resolve()
@@ -67,7 +69,7 @@ def resolve_source(source_path: str, base_dir: Path) -> Path:
         raise InvalidSourceError(f"{source_path!r} is outside the import base directory {base}")
     if not real.name.endswith(EXTENSIONS):
         raise InvalidSourceError(
-            f"{source_path!r} resolves to {real.name!r}; only {_ACCEPTED} are imported"
+            f"{source_path!r} resolves to {real.name!r}; only {ACCEPTED} are imported"
         )
     try:
         info = real.stat()
@@ -80,16 +82,28 @@ def resolve_source(source_path: str, base_dir: Path) -> Path:
     return real
 
 
+class RawFile(Protocol):
+    """The bytes of an import file as stored: a local file, or an S3 object (ingest/s3.py)
+    whose ``seek(0)`` reads the same version again."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
 @dataclass
 class OpenedSource:
     """An open import file: the decompressed stream plus what we know about its bytes."""
 
-    path: Path
+    path: PurePath  # its name says the format and whether it is gzip
     stream: BinaryIO
-    raw: BinaryIO
+    raw: RawFile
     size: int
     hashing: _HashingReader
-    mtime_ns: int
+    # False once the stored file is not the one opened any more (rewritten in place).
+    unchanged: Callable[[], bool]
 
     def rewind(self) -> BinaryIO:
         """A new stream from the start of the file (the parser may read it twice,
@@ -110,14 +124,13 @@ class OpenedSource:
 
     def unchanged_since_open(self) -> bool:
         """False when the file was rewritten in place while we read it."""
-        now = os.stat(self.raw.fileno())
-        return now.st_size == self.size and now.st_mtime_ns == self.mtime_ns
+        return self.unchanged()
 
 
 class _HashingReader:
     """Feeds every byte read through a SHA-256, so the staged bytes can be identified."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: RawFile) -> None:
         self._raw = raw
         self.digest = hashlib.sha256()
 
@@ -134,9 +147,6 @@ class _HashingReader:
     def tell(self) -> int:
         return self._raw.tell()
 
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
 
 @contextmanager
 def open_source(path: Path) -> Iterator[OpenedSource]:
@@ -147,13 +157,21 @@ def open_source(path: Path) -> Iterator[OpenedSource]:
         raise ImportFileError(f"{path.name}: cannot be opened: {exc.strerror}") from exc
     with os.fdopen(fd, "rb") as raw:
         info = os.fstat(fd)
-        hashing = _HashingReader(raw)
-        stream = _decompressed(path, hashing)
-        source = OpenedSource(path, stream, raw, info.st_size, hashing, info.st_mtime_ns)
-        yield source
+
+        def unchanged() -> bool:
+            now = os.fstat(fd)
+            return now.st_size == info.st_size and now.st_mtime_ns == info.st_mtime_ns
+
+        yield opened(path, raw, info.st_size, unchanged)
 
 
-def _decompressed(path: Path, hashing: _HashingReader) -> BinaryIO:
+def opened(path: PurePath, raw: RawFile, size: int, unchanged: Callable[[], bool]) -> OpenedSource:
+    """``raw``, the bytes of the import file named ``path``, ready to stream."""
+    hashing = _HashingReader(raw)
+    return OpenedSource(path, _decompressed(path, hashing), raw, size, hashing, unchanged)
+
+
+def _decompressed(path: PurePath, hashing: _HashingReader) -> BinaryIO:
     if path.name.endswith(".gz"):
         return gzip.GzipFile(fileobj=hashing, mode="rb")  # type: ignore[call-overload]
     return hashing  # type: ignore[return-value]

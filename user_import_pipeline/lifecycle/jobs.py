@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -125,10 +124,9 @@ def claim(
     refused; any other is taken over at once, ending what is left of its dead run's
     connections. A job out of attempts is marked failed and refused (a new import of the
     file gets a new job instead). The caller's heartbeat must be open already: from the
-    commit on, other runs see this one alive.
+    commit on, other runs see this one alive. ``source_path`` comes as jobs store it
+    (``location.stored_path``).
     """
-    if source_path is not None:
-        source_path = os.path.normpath(source_path)
     with session.transaction():
         named = job_id is not None
         if job_id is None:

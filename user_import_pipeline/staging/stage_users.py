@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from user_import_pipeline.checkpoints import Point, reach
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.ingest.formats import read_items
+from user_import_pipeline.ingest.location import Found, open_found
 from user_import_pipeline.ingest.raw import Raw
-from user_import_pipeline.ingest.source import ImportFileError, OpenedSource, open_source
+from user_import_pipeline.ingest.source import MODIFIED, ImportFileError, OpenedSource
 from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
 from user_import_pipeline.lifecycle.jobs import HeldJob, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
@@ -45,7 +45,7 @@ class StagedUsers:
 def stage_users(
     session: Session,
     job: HeldJob,
-    source_path: Path,
+    found: Found,
     progress: Progress,
     *,
     report_every: int,
@@ -54,7 +54,7 @@ def stage_users(
     """Stage every item of the file; raises ImportFileError for a file error."""
     tables = StagingTables.of(job.job_id)
     name = job.source_path
-    with open_source(source_path) as source, session.transaction():
+    with open_found(found) as source, session.transaction():
         known_digest = read_job(session, job.job_id)["source_sha256"]
         progress.bytes_total = source.size
         recreate(session, tables.users, "stg_users")
@@ -63,7 +63,7 @@ def stage_users(
                 write_row, source, name, progress, report_every, on_progress
             )
         if not source.unchanged_since_open():
-            raise ImportFileError(f"{name}: the file was modified while it was being read")
+            raise ImportFileError(f"{name}: {MODIFIED}")
         digest = source.digest.hexdigest()
         if known_digest is not None and digest != known_digest:
             raise ImportFileError(

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from user_import_pipeline_tests.s3_server import S3Server
+
 CLI = str(Path(sys.executable).with_name("user-import"))
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,3 +30,21 @@ def test_dg_check_defs_loads_the_code_location_without_warnings(dsn: str) -> Non
     assert checked.returncode == 0, output
     assert "All definitions loaded successfully" in output
     assert "Warning" not in output, output
+
+
+def test_dg_with_an_s3_base_starts_without_a_folder_to_make(dsn: str, s3: S3Server) -> None:
+    """The incoming folder is made for a local base only: an S3 prefix has no folders."""
+    base = s3.new_prefix("imports/")
+    env = {**os.environ, **s3.env, "DATABASE_URL": dsn, "IMPORT_BASE_DIR": str(base)}
+    for name in ("DAGSTER_HOME", "DAGSTER_PG_URL", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    checked = subprocess.run(
+        [CLI, "dg", "check", "defs"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert not (REPO / "s3:").exists()
