@@ -53,7 +53,8 @@ def test_an_import_materializes_both_tables_and_checks_its_bad_rows(
     seeded: Importer, instance: dg.DagsterInstance
 ) -> None:
     result = run_import(seeded, instance)
-    job = result.output_for_node("finish_import")
+    job = seeded.job_of_run(result.run_id)
+    assert job is not None
 
     rows = seeded.query(
         "SELECT (SELECT count(*) FROM users) AS users, (SELECT count(*) FROM addresses) AS a"
@@ -64,7 +65,7 @@ def test_an_import_materializes_both_tables_and_checks_its_bad_rows(
         materialization = event.asset_materialization
         assert materialization is not None
         metadata = {name: value.value for name, value in materialization.metadata.items()}
-        assert metadata["job_id"] == job["job_id"]
+        assert metadata["job_id"] == str(job["id"])
         assert metadata["row_count"] == count
         assert (metadata["imported_count"], metadata["failed_count"]) == (23, 4)
 

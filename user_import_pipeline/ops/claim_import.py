@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from user_import_pipeline.ops.outcomes import run_of, settle
+from user_import_pipeline.ops.outcomes import DONE, run_of, settle
 from user_import_pipeline.resources import ImportCoreResource
 from user_import_pipeline.runs import run_tags
 
@@ -26,10 +26,10 @@ class ImportConfig(dg.Config):
     )
 
 
-@dg.op(out=dg.Out(str, description="The id of the claimed import job"))
+@dg.op(out=DONE)
 def claim_import(
     context: dg.OpExecutionContext, config: ImportConfig, importer: ImportCoreResource
-) -> str:
+) -> None:
     """Create or take the import_jobs row (SELECT ... FOR UPDATE SKIP LOCKED) and lease it."""
     outcome = importer.service.claim(
         run_of(context),
@@ -48,4 +48,3 @@ def claim_import(
         f"{claim.max_attempts}, resuming from phase {claim.phase}{took_over}"
     )
     context.add_output_metadata({"job_id": claim.job_id, "source_path": claim.source_path})
-    return claim.job_id

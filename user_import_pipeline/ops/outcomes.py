@@ -14,6 +14,12 @@ from user_import_pipeline.lifecycle.lease import Progress
 
 T = TypeVar("T")
 
+# Ops hand each other nothing but the order they run in: the job is the run's own (the core
+# knows it, core/service.py ``job_of``), so no output is written under DAGSTER_HOME and a
+# re-execution from failure can start in another container.
+AFTER = {"after": dg.In(dg.Nothing)}
+DONE = dg.Out(dg.Nothing)
+
 
 def run_of(context: dg.OpExecutionContext) -> RunInfo:
     return RunInfo(

@@ -4,18 +4,17 @@ import time
 
 import dagster as dg
 
-from user_import_pipeline.ops.outcomes import ProgressLog, metadata, run_of, settle
+from user_import_pipeline.ops.outcomes import AFTER, DONE, ProgressLog, metadata, run_of, settle
 from user_import_pipeline.resources import ImportCoreResource
 
-JOB_ID = dg.Out(str, description="The import job's id")
 
-
-@dg.op(out=JOB_ID)
-def stage_users(context: dg.OpExecutionContext, job_id: str, importer: ImportCoreResource) -> str:
+@dg.op(ins=AFTER, out=DONE)
+def stage_users(context: dg.OpExecutionContext, importer: ImportCoreResource) -> None:
     """Stream the file through validation into UNLOGGED staging (COPY), in one transaction."""
+    run = run_of(context)
+    job_id = settle(context, importer.service.job_of(run))
     started = time.perf_counter()
-    outcome = importer.service.stage_users(job_id, run_of(context), ProgressLog(context))
-    staged = settle(context, outcome)
+    staged = settle(context, importer.service.stage_users(job_id, run, ProgressLog(context)))
     seconds = time.perf_counter() - started
     if staged.already_done:
         context.log.info("users already staged by an earlier attempt")
@@ -25,17 +24,15 @@ def stage_users(context: dg.OpExecutionContext, job_id: str, importer: ImportCor
             f"from {staged.bytes_total} bytes in {seconds:.1f}s"
         )
     context.add_output_metadata(metadata(staged, seconds))
-    return job_id
 
 
-@dg.op(out=JOB_ID)
-def stage_addresses(
-    context: dg.OpExecutionContext, job_id: str, importer: ImportCoreResource
-) -> str:
+@dg.op(ins=AFTER, out=DONE)
+def stage_addresses(context: dg.OpExecutionContext, importer: ImportCoreResource) -> None:
     """Spread the staged address lists into one staging row per address."""
+    run = run_of(context)
+    job_id = settle(context, importer.service.job_of(run))
     started = time.perf_counter()
-    staged = settle(context, importer.service.stage_addresses(job_id, run_of(context)))
+    staged = settle(context, importer.service.stage_addresses(job_id, run))
     seconds = time.perf_counter() - started
     context.log.info(f"staged {staged.addresses} addresses in {seconds:.1f}s")
     context.add_output_metadata(metadata(staged, seconds))
-    return job_id
