@@ -315,7 +315,7 @@ class Importer:
         if self._events is None:  # made by then by the first run: not created here
             self._events = PostgresEventLogStorage(self.dagster_url, should_autocreate_tables=False)
         phases: dict[str, float] = {}
-        started = None
+        started, written_by_stage_users = None, False
         for entry in self._events.get_logs_for_run(run_id):
             event = entry.dagster_event
             if event is None:
@@ -328,7 +328,10 @@ class Importer:
                 phases[f"op {event.step_key}"] = event.step_success_data.duration_ms / 1000
             elif event.event_type == DagsterEventType.STEP_OUTPUT:
                 for key, value in event.step_output_data.metadata.items():
-                    if key == "already_done" and value.value:
+                    # A first import into empty tables is done by stage_users (DECISIONS).
+                    if key == "users_written" and value.value:
+                        written_by_stage_users = True
+                    if key == "already_done" and value.value and not written_by_stage_users:
                         raise RuntimeError(f"{event.step_key} found its work done already")
                     if key.startswith("seconds_"):
                         step = key.removeprefix("seconds_")

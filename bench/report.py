@@ -20,16 +20,16 @@ TITLES = {
     "identical": "import (b) identical re-import",
     "changed": "import (c) 10% changed re-import",
 }
-# The targets of the import (as docs/BENCHMARKS.md has always listed them): what is
-# measured, the target as shown, and the limit of the measured value.
+# The targets of the import (the "must" of each): what is measured, the target as shown,
+# and the limit of the measured value. Every time is judged against the COPY floor.
 TARGETS = (
-    ("first import / COPY floor", "≤ 1.2x", 1.2),
-    ("identical re-import / first import", "≤ 0.4x", 0.4),
+    ("first import / COPY floor", "≤ 1.5x", 1.5),
+    ("identical re-import / COPY floor", "≤ 0.6x", 0.6),
     ("identical re-import WAL", "≤ 1 MB", 1 << 20),
-    ("10%-changed re-import / first import", "≤ 0.6x", 0.6),
+    ("10%-changed re-import / COPY floor", "≤ 0.9x", 0.9),
     ("peak RSS of user-import", "≤ 250 MB", 250 << 20),
     ("RSS(largest) / RSS(smallest)", "≤ 1.2", 1.2),
-    ("10-user file, end to end", "≤ 5 s", 5),
+    ("10-user file, end to end", "≤ 3 s", 3),
 )
 RESULT = {True: "met", False: "**MISSED**"}
 LATENCY_TITLE = "small file, `user-import run`"
@@ -105,9 +105,9 @@ def targets(sizes: list[SizeResult], latency: list[Sample]) -> list[list[str]]:
 
     measured = [
         ratio(first, copy),
-        ratio(ident, first),
+        ratio(ident, copy),
         (wal, f"{mb(wal)} (whole server)"),
-        ratio(changed, first),
+        ratio(changed, copy),
         (max(rss), f"{mb(max(rss))} (max of all runs)"),
         (growth, f"{growth:.2f} ({mb(rss[-1])} / {mb(rss[0])})"),
         (median(small), f"{s(median(small))} (max {s(max(small))})"),

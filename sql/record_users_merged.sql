@@ -1,7 +1,7 @@
 -- In the merge's own transaction: a repeated merge finds the phase done and counts nothing.
 UPDATE import_jobs AS j
 SET phase = 'users_merged',
-    imported_count = c.imported,
+    imported_count = j.imported_count + c.imported,
     updated_count = c.updated,
     unchanged_count = c.unchanged,
     address_changes = (SELECT count(*) FROM {address_changes}),

@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 TARGET_ROWS = (
     "first import / COPY floor",
-    "identical re-import / first import",
+    "identical re-import / COPY floor",
     "identical re-import WAL",
-    "10%-changed re-import / first import",
+    "10%-changed re-import / COPY floor",
     "peak RSS of user-import",
     "RSS(largest) / RSS(smallest)",
     "10-user file, end to end",

@@ -13,13 +13,13 @@ import click
 
 from user_import_pipeline import environment, settings
 from user_import_pipeline.cli.reading import job_id_argument, no_such_job, read_only_session
-from user_import_pipeline.core.service import ACTIVITIES
 from user_import_pipeline.db.client import Database
 from user_import_pipeline.db.errors import TransientDatabaseError
 from user_import_pipeline.db.migrate import migrate
 from user_import_pipeline.ingest.source import InvalidSourceError
 from user_import_pipeline.launch import queue_import
 from user_import_pipeline.lifecycle import jobs
+from user_import_pipeline.lifecycle.lease import READING_FILE
 from user_import_pipeline.views import ERRORS_SHOWN, job_json, read_job_report
 
 POLL_SECONDS = 0.5
@@ -147,6 +147,6 @@ def _wait_for(database: Database, job_id: str) -> dict[str, Any]:
 
 def _progress_of(job: dict[str, Any], activity: str) -> tuple[int, int]:
     """How far the phase ``activity`` is: bytes while users stream in, else its steps."""
-    if activity == ACTIVITIES["users_staged"]:
+    if activity in READING_FILE:
         return job["bytes_processed"] or 0, job["bytes_total"] or 0
     return job["activity_done"] or 0, job["activity_total"] or 0

@@ -34,7 +34,8 @@ from user_import_pipeline.db.errors import DatabaseError, LeaseLost, TransientDa
 from user_import_pipeline.ingest import location
 from user_import_pipeline.ingest.source import is_utf8, printable
 from user_import_pipeline.lifecycle import jobs
-from user_import_pipeline.lifecycle.lease import Heartbeat, Progress, worker_name
+from user_import_pipeline.lifecycle.lease import ACTIVITIES, Heartbeat, Progress, worker_name
+from user_import_pipeline.merge.bulk_load import load_into_empty_tables
 from user_import_pipeline.merge.merge_users import MergedUsers, merge_users
 from user_import_pipeline.merge.replace_addresses import ReplacedAddresses, replace_addresses
 from user_import_pipeline.settings import ImportSettings
@@ -68,14 +69,6 @@ class Log(Protocol):
     def warning(self, msg: str) -> Any: ...
 
 
-# What a user waiting for the job is told the run is doing, by the phase it works towards.
-ACTIVITIES = {
-    "users_staged": "staging users",
-    "addresses_staged": "staging addresses",
-    "users_merged": "merging users",
-    "addresses_replaced": "replacing addresses",
-    "succeeded": "finishing",
-}
 LOST_STAGING = "staged rows of import {} were lost (database restart?); restaging from the file"
 
 
@@ -145,10 +138,23 @@ class ImportService:
         def step(session: Session, job: jobs.HeldJob, progress: Progress) -> StagedUsers:
             row = jobs.read_job(session, job_id)
             tables = StagingTables.of(job_id)
+            if jobs.reached(row["phase"], "addresses_replaced"):  # nothing left to stage for
+                return StagedUsers(0, 0, 0, 0, already_done=True)
             if jobs.reached(row["phase"], "users_staged"):
                 if tables.intact(session, row, False):
                     return StagedUsers(0, 0, 0, 0, already_done=True)
                 self._log.warning(LOST_STAGING.format(job_id))
+            elif not job.dry_run:
+                loaded = load_into_empty_tables(
+                    session,
+                    job,
+                    location.resolve(job.source_path, self._settings.base_dir),
+                    progress,
+                    report_every=self._settings.chunk_size,
+                    on_progress=on_progress,
+                )
+                if loaded is not None:
+                    return loaded
             return self._stage_users(session, job, progress, on_progress)
 
         return self._step(job_id, run, "users_staged", step)
@@ -159,7 +165,9 @@ class ImportService:
         def step(session: Session, job: jobs.HeldJob, progress: Progress) -> StagedAddresses:
             row = jobs.read_job(session, job_id)
             tables = StagingTables.of(job_id)
-            if jobs.reached(row["phase"], "addresses_staged") and tables.intact(session, row):
+            if jobs.reached(row["phase"], "addresses_replaced") or (
+                jobs.reached(row["phase"], "addresses_staged") and tables.intact(session, row)
+            ):
                 return StagedAddresses(row["staged_addresses"], already_done=True)
             restage = not tables.intact(session, row, addresses=False)
             if restage:

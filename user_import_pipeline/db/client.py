@@ -120,13 +120,25 @@ class Session:
     @contextmanager
     def copy(self, name: str, **identifiers: str) -> Iterator[Callable[[Sequence[object]], None]]:
         """``COPY ... FROM STDIN`` of ``sql/<name>.sql``; yields the function that writes a row."""
+        with self._copying(name, identifiers) as copy:
+            yield copy.write_row
+
+    @contextmanager
+    def copy_text(self, name: str, **identifiers: str) -> Iterator[Callable[[str], None]]:
+        """``COPY ... FROM STDIN`` fed with data already in COPY's text format; yields the
+        function that writes a piece of it."""
+        with self._copying(name, identifiers) as copy:
+            yield copy.write
+
+    @contextmanager
+    def _copying(self, name: str, identifiers: Mapping[str, str]) -> Iterator[psycopg.Copy]:
         with self._classified():
             reach(Point("copy", name, self.in_transaction))
             with (
                 self._conn.cursor() as cursor,
                 cursor.copy(statement(name, **identifiers)) as copy,
             ):
-                yield copy.write_row
+                yield copy
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

@@ -39,6 +39,20 @@ def heartbeat_name(run_id: str) -> str:
     return f"user-import lease {run_id}"[:_NAME_BYTES]
 
 
+# What a user waiting for the job is told the run is doing, by the phase it works towards.
+ACTIVITIES = {
+    "users_staged": "staging users",
+    "addresses_staged": "staging addresses",
+    "users_merged": "merging users",
+    "addresses_replaced": "replacing addresses",
+    "succeeded": "finishing",
+}
+# A first import into empty tables writes its users while it reads them (merge/bulk_load.py).
+WRITING_USERS = "writing users"
+# The activities whose progress is the file's bytes read.
+READING_FILE = frozenset({ACTIVITIES["users_staged"], WRITING_USERS})
+
+
 @dataclass
 class Progress:
     """What the run is doing, written to the job row with each heartbeat: the file's bytes

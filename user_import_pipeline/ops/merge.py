@@ -15,7 +15,11 @@ def merge_users(context: dg.OpExecutionContext, importer: ImportCoreResource) ->
     merged = settle(context, outcome)
     context.log.info(
         f"users: {merged.imported} new, {merged.updated} updated, {merged.unchanged} unchanged"
-        + (" (recorded by an earlier attempt)" if merged.already_done else "")
+        + (
+            " (recorded before: by an earlier attempt, or by stage_users)"
+            if merged.already_done
+            else ""
+        )
     )
     context.add_output_metadata(metadata(merged))
 

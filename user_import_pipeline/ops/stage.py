@@ -18,6 +18,13 @@ def stage_users(context: dg.OpExecutionContext, importer: ImportCoreResource) ->
     seconds = time.perf_counter() - started
     if staged.already_done:
         context.log.info("users already staged by an earlier attempt")
+    elif staged.users_written:
+        context.log.info(
+            f"first import into empty tables: wrote {staged.users_written} users while "
+            f"reading {staged.rows_processed} rows ({staged.row_errors} invalid) from "
+            f"{staged.bytes_total} bytes, merged the {staged.rows_staged} rows staged, "
+            f"in {seconds:.1f}s"
+        )
     else:
         context.log.info(
             f"staged {staged.rows_processed} rows ({staged.row_errors} invalid) "

@@ -40,6 +40,8 @@ class StagedUsers:
     row_errors: int
     bytes_total: int
     already_done: bool = False  # an earlier attempt staged them; this one did nothing
+    # Users written straight into empty tables, their import done (merge/bulk_load.py).
+    users_written: int = 0
 
 
 def stage_users(
@@ -81,6 +83,7 @@ def stage_users(
                 "rows_processed": processed,
                 "bytes_total": source.size,
                 "source_sha256": digest,
+                "loaded": 0,
             },
         )
         require_ours(recorded.rowcount, job.job_id)
@@ -100,10 +103,10 @@ def _copy_items(
     items = read_items(source, name)
     for index, item in enumerate(items):
         try:
-            write_row(_valid_row(index, validate_user(item)))
+            write_row(valid_row(index, validate_user(item)))
         except RowError as error:
             errors += 1
-            write_row(_invalid_row(index, error, items.raw(item)))
+            write_row(invalid_row(index, error, items.raw(item)))
         processed = index + 1
         if processed % report_every == 0:
             progress.bytes_processed = source.bytes_read
@@ -116,7 +119,8 @@ def _copy_items(
     return processed, errors
 
 
-def _valid_row(index: int, row: UserRow) -> tuple[object, ...]:
+def valid_row(index: int, row: UserRow) -> tuple[object, ...]:
+    """A valid row as staging holds it (the columns of copy_staging_users.sql)."""
     addresses = row.addresses
     return (
         index,
@@ -150,5 +154,6 @@ def _addresses_json(addresses: tuple[Address, ...]) -> str:
     return _encode_addresses(addresses)
 
 
-def _invalid_row(index: int, error: RowError, raw: Raw) -> tuple[object, ...]:
+def invalid_row(index: int, error: RowError, raw: Raw) -> tuple[object, ...]:
+    """A row that failed validation as staging holds it: its error and its raw JSON."""
     return (index, error.code, error.message, None, None, None, None, None, None, None, *raw)

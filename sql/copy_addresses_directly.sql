@@ -1,0 +1,1 @@
+COPY addresses (user_id, position, street, city, state, zip_code, country) FROM STDIN

@@ -1,0 +1,1 @@
+COPY users (id, external_id, name, email, phone_number) FROM STDIN

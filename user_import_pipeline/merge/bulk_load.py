@@ -1,0 +1,301 @@
+"""A first import into empty tables: users and addresses written while the file is read.
+
+When ``users`` and ``addresses`` are empty, no row of the file can match a stored user, so
+the comparison that a merge exists for has nothing to compare with. Each valid row is then
+COPY'd straight into ``users`` as it is read (its addresses are spooled to a temporary
+file and COPY'd after the users), so that reading the file and writing the rows overlap,
+on the two cores, instead of adding up.
+
+What only the whole file can decide - the last row of an identity wins, two identities
+may not share an email, two spellings of one UUID reach one user (CONTRACT §3.1) - is
+left to the merge, for the few rows it concerns. A set of the keys already seen (external
+id, email, UUID; a Bloom filter: fixed memory, never a false "not seen") sends every row
+that may repeat an earlier key to staging instead. At the end, each user written straight
+away that shares a key with a staged row goes back to staging as the row it came from
+(``restage_colliding_loaded_rows``), and the usual phases merge what is staged, against
+tables that hold none of those rows. The outcome, counts included, is the one of the usual
+path; all of it - the users written straight away too - is one transaction, so a file
+error in the last byte, or a crash, leaves the tables empty. A file in which more than
+MAX_REPEATS rows repeat an earlier key is rolled back as soon as that shows, and imported
+the usual way.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from user_import_pipeline.checkpoints import Point, reach
+from user_import_pipeline.db.client import Session
+from user_import_pipeline.ingest.formats import read_items
+from user_import_pipeline.ingest.location import Found, open_found
+from user_import_pipeline.ingest.source import MODIFIED, ImportFileError, OpenedSource
+from user_import_pipeline.ingest.validate import RowError, UserRow, validate_user
+from user_import_pipeline.lifecycle.jobs import HeldJob, require_ours
+from user_import_pipeline.lifecycle.lease import WRITING_USERS, Progress
+from user_import_pipeline.merge.merge_users import merge_users, take_merge_turn
+from user_import_pipeline.merge.replace_addresses import replace_addresses
+from user_import_pipeline.staging.stage_addresses import stage_addresses
+from user_import_pipeline.staging.stage_users import (
+    ProgressCallback,
+    StagedUsers,
+    invalid_row,
+    valid_row,
+)
+from user_import_pipeline.staging.tables import StagingTables, recreate
+
+# 2**27 bits (16 MiB): about 1% of rows taken for repeats at 13 million keys, fewer below.
+_SEEN_BITS = 1 << 27
+# The rows that repeat a key are merged at the end of the transaction, while it holds the
+# job row (a merge of 100,000 staged rows takes seconds, far less than a lease); a file with
+# more of them is rolled back when it is found to have them and imported the usual way.
+MAX_REPEATS = 100_000
+NULL = "\\N"  # in COPY's text format
+# The variant bits of RFC 4122 (10xx) in the 17th hex digit, whatever the random digit was.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+class SeenKeys:
+    """The keys of the rows written so far, as a Bloom filter of three bits per key."""
+
+    def __init__(self, bits: int = _SEEN_BITS) -> None:
+        self._mask = bits - 1
+        self._bits = bytearray(bits >> 3)
+
+    def add(self, keys: Sequence[str]) -> bool:
+        """Add ``keys``; True when one of them may have been added before."""
+        bits, mask = self._bits, self._mask
+        seen = False
+        for key in keys:
+            found = True
+            hashed = hash(key)
+            for position in (hashed & mask, (hashed >> 21) & mask, (hashed >> 42) & mask):
+                byte, bit = position >> 3, 1 << (position & 7)
+                if not bits[byte] & bit:
+                    found = False
+                    bits[byte] |= bit
+            seen = seen or found
+        return seen
+
+
+def keys_of(row: UserRow) -> tuple[str, ...]:
+    """What two rows of one file may not share without the merge deciding between them."""
+    email = f"@{row.email.lower()}"
+    if row.external_id is None:
+        return (email,)
+    if row.external_uuid is None:
+        return (email, f"#{row.external_id}")
+    return (email, f"#{row.external_id}", f"~{row.external_uuid}")
+
+
+def load_into_empty_tables(
+    session: Session,
+    job: HeldJob,
+    found: Found,
+    progress: Progress,
+    *,
+    report_every: int,
+    on_progress: ProgressCallback | None = None,
+) -> StagedUsers | None:
+    """Import the whole file when the tables are empty (see the module docstring); None,
+    having done nothing, when they are not or another import is between its phases."""
+    try:
+        with session.transaction():
+            take_merge_turn(session)
+            busy = session.execute("find_unfinished_merge", {"job_id": job.job_id}).one()
+            if busy is not None or not session.execute("tables_are_empty").scalar():
+                return None
+            return _load_file(session, job, found, progress, report_every, on_progress)
+    except _ManyRepeats:
+        return None
+
+
+class _ManyRepeats(Exception):
+    """More than MAX_REPEATS rows repeat an earlier key: the import takes the usual path."""
+
+
+def _load_file(
+    session: Session,
+    job: HeldJob,
+    found: Found,
+    progress: Progress,
+    report_every: int,
+    on_progress: ProgressCallback | None,
+) -> StagedUsers:
+    name, tables = job.source_path, StagingTables.of(job.job_id)
+    with open_found(found) as source, tempfile.TemporaryFile("w+") as loaded_rows:
+        progress.activity, progress.bytes_total = WRITING_USERS, source.size
+        recreate(session, tables.users, "stg_users")
+        counts, writer = _Counts(), _Writer(session, tables)
+        try:
+            for batch in _read(source, name, report_every, loaded_rows, counts):
+                writer.put(batch)
+                progress.bytes_processed = source.bytes_read
+                progress.rows_processed = counts.processed
+                if on_progress is not None:
+                    on_progress(progress)
+                reach(Point("progress", "stage_users", True))
+        finally:
+            writer.close()
+        if not source.unchanged_since_open():
+            raise ImportFileError(f"{name}: {MODIFIED}")
+        progress.bytes_processed = source.size
+        progress.rows_processed = counts.processed
+        staged, loaded = _restage_colliding(session, tables, loaded_rows, counts)
+        params = {"job_id": job.job_id, "owner": job.owner}
+        session.execute("analyze_table", table=tables.users)
+        session.execute("delete_stage_errors", params)
+        session.execute("insert_stage_errors", params, **tables.names)
+        recorded = session.execute(
+            "record_users_staged",
+            {
+                **params,
+                "staged_users": staged,
+                "rows_processed": counts.processed,
+                "bytes_total": source.size,
+                "source_sha256": source.digest.hexdigest(),
+                "loaded": loaded,
+            },
+        )
+        require_ours(recorded.rowcount, job.job_id)
+        session.execute("update_error_counts", params)
+        # The staged rest: usually none, or the few rows that repeat a key. From the first
+        # UPDATE of the job row above to the commit, the heartbeat waits for its row lock:
+        # MAX_REPEATS keeps that short.
+        stage_addresses(session, job)
+        merge_users(session, job, progress)
+        replace_addresses(session, job, progress)
+    return StagedUsers(counts.processed, staged, counts.errors, source.size, users_written=loaded)
+
+
+@dataclass
+class _Counts:
+    processed: int = 0
+    errors: int = 0  # invalid rows, staged with their error
+    repeats: int = 0  # valid rows that may repeat an earlier key, staged
+    loaded: int = 0  # users written straight away
+
+
+@dataclass
+class _Batch:
+    users: list[tuple[object, ...]] = field(default_factory=list)
+    addresses: list[tuple[object, ...]] = field(default_factory=list)
+    staged: list[tuple[object, ...]] = field(default_factory=list)
+
+
+class _Writer:
+    """Writes batches of rows from a thread of its own - users straight into ``users``, then
+    their addresses, then the rows for staging, each a COPY - so that PostgreSQL writes one
+    batch while the file's next is read and validated on the other core. The reading thread
+    leaves the session alone until ``close`` has returned."""
+
+    def __init__(self, session: Session, tables: StagingTables) -> None:
+        self._session, self._tables = session, tables
+        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="user-import bulk writer")
+        self._thread.start()
+
+    def put(self, batch: _Batch) -> None:
+        self._raise_error()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Waits for every batch put to be written; raises what writing one raised."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # drained, so that the reading thread never waits on a full queue
+            try:
+                self._write(batch)
+            except BaseException as error:  # handed to the reading thread
+                self._error = error
+
+    def _write(self, batch: _Batch) -> None:
+        for statement, rows, identifiers in (
+            ("copy_users_directly", batch.users, {}),
+            ("copy_addresses_directly", batch.addresses, {}),
+            ("copy_staging_users", batch.staged, self._tables.names),
+        ):
+            if rows:
+                with self._session.copy(statement, **identifiers) as write_row:
+                    for values in rows:
+                        write_row(values)
+
+
+def _read(
+    source: OpenedSource, name: str, batch_size: int, loaded_rows: IO[str], counts: _Counts
+) -> Iterator[_Batch]:
+    """The file's rows in batches of ``batch_size``, sorted into users to write straight
+    away and rows to stage; which row each user written came from goes to ``loaded_rows``,
+    in COPY's text format (needed only if a later row repeats one of its keys)."""
+    seen, new_ids, batch = SeenKeys(), _random_uuids(), _Batch()
+    items = read_items(source, name)
+    for index, item in enumerate(items):
+        try:
+            row = validate_user(item)
+        except RowError as error:
+            counts.errors += 1
+            batch.staged.append(invalid_row(index, error, items.raw(item)))
+        else:
+            if seen.add(keys_of(row)):
+                counts.repeats += 1
+                if counts.repeats > MAX_REPEATS:
+                    raise _ManyRepeats
+                batch.staged.append(valid_row(index, row))
+            else:
+                user_id = row.external_uuid or next(new_ids)
+                batch.users.append(
+                    (user_id, row.external_id, row.name, row.email, row.phone_number)
+                )
+                for position, address in enumerate(row.addresses or ()):
+                    batch.addresses.append((user_id, position, *address))
+                listed = "f" if row.addresses is None else "t"
+                loaded_rows.write(f"{index}\t{user_id}\t{row.external_uuid or NULL}\t{listed}\n")
+                counts.loaded += 1
+        counts.processed = index + 1
+        if counts.processed % batch_size == 0:
+            yield batch
+            batch = _Batch()
+    yield batch
+
+
+def _restage_colliding(
+    session: Session, tables: StagingTables, loaded_rows: IO[str], counts: _Counts
+) -> tuple[int, int]:
+    """Moves the users written straight away that share a key with a staged row back to
+    staging; returns (rows staged, users kept)."""
+    staged, kept = counts.errors + counts.repeats, counts.loaded
+    if counts.repeats:
+        session.execute("create_loaded_rows")
+        loaded_rows.seek(0)
+        with session.copy_text("copy_loaded_rows") as write:
+            while chunk := loaded_rows.read(1 << 20):
+                write(chunk)
+        moved = session.execute("restage_colliding_loaded_rows", **tables.names).rowcount
+        staged, kept = staged + moved, kept - moved
+    return staged, kept
+
+
+def _random_uuids() -> Iterator[str]:
+    """Version 4 UUIDs as text, from the operating system's randomness 4096 at a time
+    (uuid.uuid4() asks it once per id, a third of this path's time per user)."""
+    while True:
+        block = os.urandom(16 * 4096).hex()
+        for start in range(0, len(block), 32):
+            h = block[start : start + 32]
+            yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
