@@ -1,10 +1,10 @@
 """A first import into empty tables: users and addresses written while the file is read.
 
 When ``users`` and ``addresses`` are empty, no row of the file can match a stored user, so
-the comparison that a merge exists for has nothing to compare with. Each valid row is then
-COPY'd straight into ``users`` as it is read (its addresses are spooled to a temporary
-file and COPY'd after the users), so that reading the file and writing the rows overlap,
-on the two cores, instead of adding up.
+the comparison that a merge exists for has nothing to compare with. The valid rows are then
+COPY'd straight into ``users`` and ``addresses``, in batches, by a thread of their own
+while the next batch is read and validated: reading the file and writing the rows
+overlap, on the two cores, instead of adding up.
 
 What only the whole file can decide - the last row of an identity wins, two identities
 may not share an email, two spellings of one UUID reach one user (CONTRACT §3.1) - is
@@ -49,13 +49,14 @@ from user_import_pipeline.staging.stage_users import (
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
 
-# 2**27 bits (16 MiB): about 1% of rows taken for repeats at 13 million keys, fewer below.
-_SEEN_BITS = 1 << 27
+# 2**28 bits (32 MiB): at 5 million rows of two keys each, about 0.25% of the rows are
+# taken for repeats that are none (and cost a place in the merge), fewer below.
+_SEEN_BITS = 1 << 28
 # The rows that repeat a key are merged at the end of the transaction, while it holds the
 # job row (a merge of 100,000 staged rows takes seconds, far less than a lease); a file with
 # more of them is rolled back when it is found to have them and imported the usual way.
 MAX_REPEATS = 100_000
-NULL = "\\N"  # in COPY's text format
+_NULL = "\\N"  # in COPY's text format
 # The variant bits of RFC 4122 (10xx) in the 17th hex digit, whatever the random digit was.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -73,8 +74,10 @@ class SeenKeys:
         seen = False
         for key in keys:
             found = True
+            # Three positions from one 64-bit hash, by double hashing (Kirsch-Mitzenmacher).
             hashed = hash(key)
-            for position in (hashed & mask, (hashed >> 21) & mask, (hashed >> 42) & mask):
+            low, high = hashed & 0xFFFFFFFF, (hashed >> 32) & 0xFFFFFFFF
+            for position in (low & mask, (low + high) & mask, (low + 2 * high) & mask):
                 byte, bit = position >> 3, 1 << (position & 7)
                 if not bits[byte] & bit:
                     found = False
@@ -104,15 +107,25 @@ def load_into_empty_tables(
 ) -> StagedUsers | None:
     """Import the whole file when the tables are empty (see the module docstring); None,
     having done nothing, when they are not or another import is between its phases."""
+    activity = progress.activity
     try:
         with session.transaction():
+            # Looked at before the merge turn is waited for, so that an import into tables
+            # that hold rows never waits for it here; and again once it is ours.
+            if not _tables_are_empty(session):
+                return None
             take_merge_turn(session)
             busy = session.execute("find_unfinished_merge", {"job_id": job.job_id}).one()
-            if busy is not None or not session.execute("tables_are_empty").scalar():
+            if busy is not None or not _tables_are_empty(session):
                 return None
             return _load_file(session, job, found, progress, report_every, on_progress)
     except _ManyRepeats:
+        progress.activity = activity
         return None
+
+
+def _tables_are_empty(session: Session) -> bool:
+    return bool(session.execute("tables_are_empty").scalar())
 
 
 class _ManyRepeats(Exception):
@@ -265,7 +278,7 @@ def _read(
                 for position, address in enumerate(row.addresses or ()):
                     batch.addresses.append((user_id, position, *address))
                 listed = "f" if row.addresses is None else "t"
-                loaded_rows.write(f"{index}\t{user_id}\t{row.external_uuid or NULL}\t{listed}\n")
+                loaded_rows.write(f"{index}\t{user_id}\t{row.external_uuid or _NULL}\t{listed}\n")
                 counts.loaded += 1
         counts.processed = index + 1
         if counts.processed % batch_size == 0:

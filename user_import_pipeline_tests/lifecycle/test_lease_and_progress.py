@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 import psycopg
+import pytest
 
 from user_import_pipeline.db.locks import AdvisoryLock
 from user_import_pipeline.generate import generate_users
@@ -27,11 +28,21 @@ def _watch(
             time.sleep(interval)
 
 
+@pytest.mark.parametrize(
+    ("tables", "waiting_in"),
+    # A first import into empty tables takes the merge lock before it reads the file.
+    [("holding a user", "addresses_staged"), ("empty", "pending")],
+)
 def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(
-    importer: Importer,
+    importer: Importer, tables: str, waiting_in: str
 ) -> None:
     importer.lease_seconds = 1
     source = importer.write("u.json", [{"name": "Ann", "email": "ann@example.com"}])
+    if tables != "empty":
+        importer.query(
+            "INSERT INTO users (id, name, email)"
+            " VALUES (gen_random_uuid(), 'Old', 'old@example.com') RETURNING id"
+        )
     samples: list[tuple] = []
     stop = threading.Event()
     # Holding the merge lock keeps merge_users blocked inside one SQL statement.
@@ -47,7 +58,7 @@ def test_lease_stays_live_while_a_statement_waits_far_longer_than_the_lease(
         stop.set()
         watcher.join()
     outcome = next(s[1] for s in samples if s[0] == "done")
-    waiting = [s for s in samples if s[0] == "running" and s[1] == "addresses_staged"]
+    waiting = [s for s in samples if s[0] == "running" and s[1] == waiting_in]
     assert len(waiting) > 20, "the import should have waited on the merge lock"
     assert all(live for _, _, live, *_ in waiting), "the lease expired during a long statement"
     assert outcome.job["status"] == "succeeded"

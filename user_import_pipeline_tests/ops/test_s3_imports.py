@@ -143,7 +143,12 @@ def test_a_restage_after_lost_staging_refuses_a_replaced_object(
     s3_importer: Importer, replaced: bool
 ) -> None:
     """Staging lost after the users were merged (a database crash empties UNLOGGED tables)
-    makes the resume read the object again; its bytes must be those first staged."""
+    makes the resume read the object again; its bytes must be those first staged. (Into
+    tables that are not empty: a first import would merge all in its first step.)"""
+    s3_importer.query(
+        "INSERT INTO users (id, name, email) VALUES (gen_random_uuid(), 'Old', 'old@example.com')"
+        " RETURNING id"
+    )
     source = s3_importer.write("users.json", USERS)
     service, run = s3_importer.service(), RunInfo.first("run-s3-restage")
     try:
@@ -171,7 +176,8 @@ def test_a_restage_after_lost_staging_refuses_a_replaced_object(
     else:
         assert isinstance(outcome, Done), outcome
     assert {user["name"] for user in s3_importer.users().values()} == {
-        user["name"] for user in USERS
+        "Old",
+        *(user["name"] for user in USERS),
     }
 
 
