@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from user_import_pipeline.sensors.reaper import import_jobs_reaper
@@ -37,6 +38,14 @@ def stack(server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     with dagster_stack(
         server_url, tmp_path_factory.mktemp("stack"), lease_seconds=LEASE_SECONDS
     ) as running:
+        # Into empty tables the first import writes users while it reads and ends within
+        # a second or two; one user already there keeps every import on the staged path,
+        # which streams long enough to be stopped in the middle.
+        with psycopg.connect(running.dsn) as conn:
+            conn.execute(
+                "INSERT INTO users (id, name, email)"
+                " VALUES (gen_random_uuid(), 'Old', 'old@example.com')"
+            )
         yield running
 
 
