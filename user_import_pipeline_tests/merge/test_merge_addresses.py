@@ -271,6 +271,22 @@ def test_only_the_changed_user_is_rewritten(importer: Importer) -> None:
     }
 
 
+def test_edits_made_outside_imports_are_restored_and_counted_updated(importer: Importer) -> None:
+    # Whatever an import compares a row with must be the tables as they are, not a record
+    # of what an earlier import wrote: plain SQL can change both without telling it.
+    run(importer, MIXED)
+    first = state(importer)
+    importer.query("UPDATE users SET name = 'Edited' WHERE email = 'ext@example.com' RETURNING id")
+    importer.query(
+        "UPDATE addresses SET street = 'Edited' WHERE user_id ="
+        " (SELECT id FROM users WHERE email = 'Plain@Example.com') RETURNING id"
+    )
+    assert state(importer) != first
+    outcome = run(importer, MIXED)
+    assert_counts(outcome, updated=2, unchanged=3, skipped=2, failed=1)
+    assert state(importer) == first
+
+
 def test_adopted_user_is_unchanged_on_the_next_identical_import(importer: Importer) -> None:
     run(importer, [user("a@example.com", "Ann")])
     assert_counts(run(importer, [user("a@example.com", "Ann", id="x")]), updated=1)
