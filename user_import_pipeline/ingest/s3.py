@@ -24,7 +24,6 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from user_import_pipeline.ingest.source import (
@@ -223,6 +222,10 @@ def _client() -> S3Client:
     """One client per process: it depends on nothing but the process's environment, and
     making one reads botocore's service model (about 0.1 s), which the sensor would pay
     at every tick. boto3's clients are safe to share between threads."""
+    # Imported here: boto3 takes about 0.2 s to import, which every command and process
+    # would pay at start-up although most bases are local folders.
+    import boto3
+
     return boto3.session.Session().client("s3")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from psycopg.rows import dict_row
 
 from user_import_pipeline.ingest.s3 import S3Prefix
 from user_import_pipeline.ingest.source import EXTENSIONS
+from user_import_pipeline_tests.overlapping import overlapping_users
 from user_import_pipeline_tests.s3_server import S3Server
 from user_import_pipeline_tests.stack import BIN, Stack, dagster_stack, users_json, wait_until
 
@@ -147,32 +147,6 @@ def test_the_sensor_imports_each_version_of_an_object_once(
     succeeded_job(stack, partial.run_id, 50)
 
 
-def overlapping_users(index: int) -> list[dict[str, Any]]:
-    """The same users (external ids, or emails alone) in every file, in a file-specific
-    order, with values that say which file they came from."""
-    users = [
-        {
-            "id": f"ext-{n}" if n % 3 else None,
-            "name": f"User {n} of file {index}",
-            "email": f"user{n}@example.com",
-            "phone_number": f"+1 555 {index:02d}{n:04d}",
-            "addresses": [
-                {
-                    "street": f"{index} Main St",
-                    "city": "Springfield",
-                    "state": "IL",
-                    "zip_code": f"{index:05d}",
-                    "country": "US",
-                }
-            ]
-            * (n % 3),
-        }
-        for n in range(OVERLAPPING_USERS)
-    ]
-    random.Random(index).shuffle(users)
-    return users
-
-
 def stored_users(stack: Stack) -> dict[str, dict[str, Any]]:
     """Every user of the deployment's database whose email is user<n>@example.com, by
     email, with its address list in order."""
@@ -194,7 +168,11 @@ def test_ten_imports_from_s3_at_once_need_no_shared_disk_and_end_as_some_serial_
 ) -> None:
     names = [f"overlap-{index}.json" for index in range(OVERLAPPING_FILES)]
     for index, name in enumerate(names):
-        s3.put(objects, name, json.dumps(overlapping_users(index)).encode())
+        s3.put(
+            objects,
+            name,
+            json.dumps(overlapping_users(index, OVERLAPPING_USERS, vary_email_case=False)).encode(),
+        )
 
     with ThreadPoolExecutor(max_workers=OVERLAPPING_FILES) as pool:
         list(pool.map(stack.submit, names))
@@ -224,7 +202,7 @@ def test_ten_imports_from_s3_at_once_need_no_shared_disk_and_end_as_some_serial_
     assert len(stored) == OVERLAPPING_USERS
     last = {user["name"].rsplit(" ", 1)[1] for user in stored.values()}
     assert len(last) == 1, last
-    for user in overlapping_users(int(last.pop())):
+    for user in overlapping_users(int(last.pop()), OVERLAPPING_USERS, vary_email_case=False):
         got = stored[user["email"]]
         assert (got["name"], got["phone_number"]) == (user["name"], user["phone_number"])
         assert got["addresses"] == user["addresses"]

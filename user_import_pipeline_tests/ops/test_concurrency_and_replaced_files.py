@@ -2,7 +2,6 @@
 
 import json
 import os
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -13,6 +12,7 @@ import pytest
 
 from user_import_pipeline.generate import generate_users
 from user_import_pipeline_tests.importing import Importer, ImportOutcome, pause_staging
+from user_import_pipeline_tests.overlapping import overlapping_users
 
 pytestmark = pytest.mark.faults
 
@@ -20,37 +20,14 @@ USERS = 60
 FILES = 10
 
 
-def _file_users(index: int) -> list[dict]:
-    """The same users (external ids and emails) in every file, in a file-specific order,
-    with values that say which file they came from."""
-    users = [
-        {
-            "id": f"ext-{n}" if n % 3 else None,
-            "name": f"User {n} of file {index}",
-            "email": f"user{n}@example.com" if index % 2 else f"USER{n}@Example.com",
-            "phone_number": f"+1 555 {index:02d}{n:04d}",
-            "addresses": [
-                {
-                    "street": f"{index} Main St",
-                    "city": "Springfield",
-                    "state": "IL",
-                    "zip_code": f"{index:05d}",
-                    "country": "US",
-                }
-            ]
-            * (n % 3),
-        }
-        for n in range(USERS)
-    ]
-    random.Random(index).shuffle(users)
-    return users
-
-
 @pytest.mark.slow
 def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(
     importer: Importer,
 ) -> None:
-    paths = [importer.write(f"overlap-{i}.json", _file_users(i)) for i in range(FILES)]
+    paths = [
+        importer.write(f"overlap-{i}.json", overlapping_users(i, USERS, vary_email_case=True))
+        for i in range(FILES)
+    ]
     outcomes: dict[int, ImportOutcome] = {}
     barrier = threading.Barrier(FILES)
 
@@ -80,7 +57,7 @@ def test_ten_overlapping_imports_at_once_all_succeed_as_some_serial_order(
     names = {user["name"].rsplit(" ", 1)[1] for user in stored.values()}
     assert len(names) == 1, names
     last = int(names.pop())
-    expected = {u["email"].lower(): u for u in _file_users(last)}
+    expected = {u["email"].lower(): u for u in overlapping_users(last, USERS, vary_email_case=True)}
     for email, user in stored.items():
         want = expected[email]
         assert (user["name"], user["email"], user["phone_number"]) == (
