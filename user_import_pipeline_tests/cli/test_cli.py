@@ -120,3 +120,33 @@ def test_dagster_definitions_validate_passes_through_user_import_dagster(
     done = _run(["dagster", "definitions", "validate", "-w", "workspace.yaml"], env, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Validation successful" in done.stdout + done.stderr
+
+
+def test_every_command_is_listed_and_a_command_imports_only_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    # Each command's module is imported when the command is used: `generate` must not pay
+    # for Dagster, the HTTP API or boto3, and every listed command must still resolve.
+    script = """
+import sys
+from click.testing import CliRunner
+from user_import_pipeline.cli.main import COMMANDS, cli
+
+done = CliRunner().invoke(cli, ["generate", "3", "--out", sys.argv[1]])
+assert done.exit_code == 0, done.output
+heavy = sorted(m for m in ("dagster", "starlette", "boto3", "dagster_graphql") if m in sys.modules)
+print(heavy)
+listed = CliRunner().invoke(cli, ["--help"])  # imports every command, for its short help
+assert listed.exit_code == 0, listed.output
+for name in COMMANDS:
+    helped = CliRunner().invoke(cli, [name, "--help"])
+    assert helped.exit_code == 0, (name, helped.output)
+    assert name in listed.output, name
+"""
+    out = tmp_path / "three.json"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "[]"
+    assert len(json.loads(out.read_text())) == 3
