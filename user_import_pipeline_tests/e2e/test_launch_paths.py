@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import psycopg
 import pytest
 
 from user_import_pipeline import launch
 from user_import_pipeline.db.client import Database
+from user_import_pipeline.db.locks import AdvisoryLock
+from user_import_pipeline.db.sqlfiles import statement
 from user_import_pipeline_tests.stack import (
     BIN,
     REPO,
@@ -343,20 +346,38 @@ class Burst:
     relaunched: list[str]  # runs whose launch failed, imported by their automatic retry
 
 
-def run_burst(stack: Stack, count: int, users: int, timeout: float = 360) -> Burst:
+def run_burst(stack: Stack, count: int, users: int, limit: int, timeout: float = 360) -> Burst:
     """Submit ``count`` imports of different files at once, poll the queue until all have
-    finished, and check that each file was imported exactly once."""
+    finished, and check that each file was imported exactly once.
+
+    The test holds the merge turn until ``limit`` runs are active (and a moment more, for
+    a run over the limit to show itself): every run waits for that turn, so the queue must
+    fill up to its limit however fast the machine runs a small import."""
     names = [f"burst-{stack.import_workers or 10}-{index:02d}.json" for index in range(count)]
     for index, name in enumerate(names):
         stack.write_users(name, users, seed=100 + index)
     of_batch = dg.RunsFilter(tags={"import_file": names})
     started = time.monotonic()
-    run_ids = submit_all(stack, names)
     polled_max = 0
 
-    def all_done() -> bool:
+    def poll() -> int:
         nonlocal polled_max
-        polled_max = max(polled_max, stack.active_run_count())
+        active = stack.active_run_count()
+        polled_max = max(polled_max, active)
+        return active
+
+    with psycopg.connect(stack.dsn) as holder:
+        holder.execute(statement("take_merge_lock"), {"key": int(AdvisoryLock.MERGE)})
+        run_ids = submit_all(stack, names)
+        wait_until(lambda: poll() >= limit, timeout=240, what=f"{limit} runs to be active")
+        over = time.monotonic() + 3
+        while time.monotonic() < over:
+            poll()
+            time.sleep(0.25)
+        holder.commit()
+
+    def all_done() -> bool:
+        poll()
         runs = stack.instance.get_runs(filters=of_batch)
         finished = {job["source_path"] for job in stack.import_jobs(*names) if job["finished_at"]}
         # A run whose launch failed gets a retry run a moment later (run_retries).
@@ -394,7 +415,7 @@ def test_twelve_imports_at_once_run_at_most_ten_at_a_time(
 ) -> None:
     # 12, not 15: two more than the limit prove it, and each extra run worker costs
     # seconds of CPU (the file has to stay under ~8 minutes on 2 CPUs).
-    burst = run_burst(stack, count=12, users=BURST_USERS)
+    burst = run_burst(stack, count=12, users=BURST_USERS, limit=10)
     record_property("concurrency", burst)
     assert burst.polled_max <= 10
     assert burst.event_max == 10
@@ -404,7 +425,7 @@ def test_three_workers_run_at_most_three_imports_at_a_time(
     server_url: str, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     with dagster_stack(server_url, tmp_path, import_workers="3") as stack:
-        burst = run_burst(stack, count=5, users=BURST_USERS)
+        burst = run_burst(stack, count=5, users=BURST_USERS, limit=3)
     record_property("concurrency", burst)
     assert burst.polled_max <= 3
     assert burst.event_max == 3
@@ -470,7 +491,7 @@ def test_a_job_queued_while_dagster_is_down_runs_once_it_is_back(late_stack: Sta
 def test_import_workers_above_ten_is_clamped_to_ten(
     late_stack: Stack, record_property: Callable[[str, object], None]
 ) -> None:
-    burst = run_burst(late_stack, count=11, users=BURST_USERS)
+    burst = run_burst(late_stack, count=11, users=BURST_USERS, limit=10)
     record_property("concurrency", burst)
     assert burst.polled_max <= 10
     assert burst.event_max == 10
