@@ -1,7 +1,7 @@
 """A real PostgreSQL for every test that touches the database.
 
-The server is ``TEST_DATABASE_URL`` when set, the embedded server otherwise (started for
-the session and stopped after it if this session started it). Each test module gets a
+The server is ``TEST_DATABASE_URL`` when set, the embedded server otherwise (started once
+per pytest run, and stopped at its end if that run started it). Each test module gets a
 fresh, migrated database of its own, dropped afterwards, so modules run in any order.
 """
 
