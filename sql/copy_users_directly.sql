@@ -1,1 +1,1 @@
-COPY users (id, external_id, name, email, phone_number) FROM STDIN
+COPY users (id, external_id, name, email, phone_number, fingerprint) FROM STDIN

@@ -1,1 +1,1 @@
-DROP TABLE IF EXISTS {stg_users}, {stg_addresses}, {address_changes}
+DROP TABLE IF EXISTS {stg_users}, {stg_addresses}, {address_changes}, {stg_proven}

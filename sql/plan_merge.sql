@@ -70,6 +70,7 @@ planned AS MATERIALIZED (
            d.email_lower,
            d.phone_number,
            d.has_addresses,
+           d.fingerprint,
            CASE WHEN d.duplicate THEN NULL
                 WHEN d.matched IS NOT NULL THEN d.matched
                 WHEN NOT (d.id_conflict OR d.adoption_conflict)

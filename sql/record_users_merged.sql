@@ -3,7 +3,8 @@ UPDATE import_jobs AS j
 SET phase = 'users_merged',
     imported_count = j.imported_count + c.imported,
     updated_count = c.updated,
-    unchanged_count = c.unchanged,
+    -- Rows proved unchanged while staging (staging/compare.py) are unchanged users too.
+    unchanged_count = c.unchanged + j.proven_users,
     address_changes = (SELECT count(*) FROM {address_changes}),
     address_changes_owner = %(owner)s,
     updated_at = now()

@@ -1,8 +1,10 @@
 -- Restaging after a later phase (staging lost in a crash) must not move the phase back.
--- ``loaded``: users a first import into empty tables wrote straight away (merge/bulk_load.py).
+-- ``loaded``: users a first import into empty tables wrote straight away (merge/bulk_load.py);
+-- ``proven_users``: rows a re-import proved unchanged without staging (staging/compare.py).
 UPDATE import_jobs
 SET phase = CASE WHEN phase = 'pending' THEN 'users_staged' ELSE phase END,
     staged_users = %(staged_users)s,
+    proven_users = %(proven_users)s,
     imported_count = imported_count + %(loaded)s,
     progress_processed = %(rows_processed)s,
     progress_total = %(rows_processed)s,

@@ -14,9 +14,10 @@ WITH colliding AS (
 ),
 restaged AS (
     INSERT INTO {stg_users} (row_index, external_id, external_uuid, name, email, phone_number,
-                             has_addresses, addresses)
+                             has_addresses, addresses, fingerprint)
     SELECT c.row_index, u.external_id, c.external_uuid, u.name, u.email, u.phone_number,
-           c.has_addresses, CASE WHEN c.has_addresses THEN coalesce(a.listed, '[]') END
+           c.has_addresses, CASE WHEN c.has_addresses THEN coalesce(a.listed, '[]') END,
+           u.fingerprint
     FROM colliding AS c
     JOIN users AS u ON u.id = c.user_id
     LEFT JOIN LATERAL (

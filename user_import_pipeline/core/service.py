@@ -39,6 +39,7 @@ from user_import_pipeline.merge.bulk_load import load_into_empty_tables
 from user_import_pipeline.merge.merge_users import MergedUsers, merge_users
 from user_import_pipeline.merge.replace_addresses import ReplacedAddresses, replace_addresses
 from user_import_pipeline.settings import ImportSettings
+from user_import_pipeline.staging.compare import stage_compared
 from user_import_pipeline.staging.stage_addresses import stage_addresses
 from user_import_pipeline.staging.stage_users import ProgressCallback, StagedUsers, stage_users
 from user_import_pipeline.staging.tables import StagingLost, StagingTables
@@ -145,16 +146,20 @@ class ImportService:
                     return StagedUsers(0, 0, 0, 0, already_done=True)
                 self._log.warning(LOST_STAGING.format(job_id))
             elif not job.dry_run:
-                loaded = load_into_empty_tables(
-                    session,
-                    job,
-                    location.resolve(job.source_path, self._settings.base_dir),
-                    progress,
-                    report_every=self._settings.chunk_size,
-                    on_progress=on_progress,
-                )
-                if loaded is not None:
-                    return loaded
+                # Into empty tables, written while read; else the rows proved unchanged
+                # while read are left out of staging; else (rarely) every row is staged.
+                found = location.resolve(job.source_path, self._settings.base_dir)
+                for stage in (load_into_empty_tables, stage_compared):
+                    staged = stage(
+                        session,
+                        job,
+                        found,
+                        progress,
+                        report_every=self._settings.chunk_size,
+                        on_progress=on_progress,
+                    )
+                    if staged is not None:
+                        return staged
             return self._stage_users(session, job, progress, on_progress)
 
         return self._step(job_id, run, "users_staged", step)

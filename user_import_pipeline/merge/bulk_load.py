@@ -23,9 +23,7 @@ the usual way.
 from __future__ import annotations
 
 import os
-import queue
 import tempfile
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
@@ -40,6 +38,7 @@ from user_import_pipeline.lifecycle.jobs import HeldJob, require_ours
 from user_import_pipeline.lifecycle.lease import WRITING_USERS, Progress
 from user_import_pipeline.merge.merge_users import merge_users, take_merge_turn
 from user_import_pipeline.merge.replace_addresses import replace_addresses
+from user_import_pipeline.staging.fingerprint import fingerprint
 from user_import_pipeline.staging.stage_addresses import stage_addresses
 from user_import_pipeline.staging.stage_users import (
     ProgressCallback,
@@ -48,6 +47,7 @@ from user_import_pipeline.staging.stage_users import (
     valid_row,
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
+from user_import_pipeline.staging.writer import BatchWriter
 
 # 2**28 bits (32 MiB): at 5 million rows of two keys each, about 0.25% of the rows are
 # taken for repeats that are none (and cost a place in the merge), fewer below.
@@ -115,6 +115,7 @@ def load_into_empty_tables(
             if not _tables_are_empty(session):
                 return None
             take_merge_turn(session)
+            session.execute("keep_fingerprints")
             busy = session.execute("find_unfinished_merge", {"job_id": job.job_id}).one()
             if busy is not None or not _tables_are_empty(session):
                 return None
@@ -144,7 +145,7 @@ def _load_file(
     with open_found(found) as source, tempfile.TemporaryFile("w+") as loaded_rows:
         progress.activity, progress.bytes_total = WRITING_USERS, source.size
         recreate(session, tables.users, "stg_users")
-        counts, writer = _Counts(), _Writer(session, tables)
+        counts, writer = _Counts(), _writer(session, tables)
         try:
             for batch in _read(source, name, report_every, loaded_rows, counts):
                 writer.put(batch)
@@ -169,6 +170,7 @@ def _load_file(
             {
                 **params,
                 "staged_users": staged,
+                "proven_users": 0,
                 "rows_processed": counts.processed,
                 "bytes_total": source.size,
                 "source_sha256": source.digest.hexdigest(),
@@ -201,53 +203,21 @@ class _Batch:
     staged: list[tuple[object, ...]] = field(default_factory=list)
 
 
-class _Writer:
-    """Writes batches of rows from a thread of its own - users straight into ``users``, then
-    their addresses, then the rows for staging, each a COPY - so that PostgreSQL writes one
-    batch while the file's next is read and validated on the other core. The reading thread
-    leaves the session alone until ``close`` has returned."""
+def _writer(session: Session, tables: StagingTables) -> BatchWriter[_Batch]:
+    """Users straight into ``users``, then their addresses, then the rows for staging."""
 
-    def __init__(self, session: Session, tables: StagingTables) -> None:
-        self._session, self._tables = session, tables
-        self._queue: queue.Queue[_Batch | None] = queue.Queue(maxsize=2)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="user-import bulk writer")
-        self._thread.start()
-
-    def put(self, batch: _Batch) -> None:
-        self._raise_error()
-        self._queue.put(batch)
-
-    def close(self) -> None:
-        """Waits for every batch put to be written; raises what writing one raised."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            if self._error is not None:
-                continue  # drained, so that the reading thread never waits on a full queue
-            try:
-                self._write(batch)
-            except BaseException as error:  # handed to the reading thread
-                self._error = error
-
-    def _write(self, batch: _Batch) -> None:
+    def write(batch: _Batch) -> None:
         for statement, rows, identifiers in (
             ("copy_users_directly", batch.users, {}),
             ("copy_addresses_directly", batch.addresses, {}),
-            ("copy_staging_users", batch.staged, self._tables.names),
+            ("copy_staging_users", batch.staged, tables.names),
         ):
             if rows:
-                with self._session.copy(statement, **identifiers) as write_row:
+                with session.copy(statement, **identifiers) as write_row:
                     for values in rows:
                         write_row(values)
+
+    return BatchWriter(write, "user-import bulk writer")
 
 
 def _read(
@@ -269,12 +239,11 @@ def _read(
                 counts.repeats += 1
                 if counts.repeats > MAX_REPEATS:
                     raise _ManyRepeats
-                batch.staged.append(valid_row(index, row))
+                batch.staged.append(valid_row(index, row, fingerprint(row)))
             else:
                 user_id = row.external_uuid or next(new_ids)
-                batch.users.append(
-                    (user_id, row.external_id, row.name, row.email, row.phone_number)
-                )
+                values = (row.external_id, row.name, row.email, row.phone_number)
+                batch.users.append((user_id, *values, fingerprint(row)))
                 for position, address in enumerate(row.addresses or ()):
                     batch.addresses.append((user_id, position, *address))
                 listed = "f" if row.addresses is None else "t"

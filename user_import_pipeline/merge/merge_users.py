@@ -36,7 +36,7 @@ from user_import_pipeline.ingest.raw import RAW_LIMIT
 from user_import_pipeline.lifecycle.jobs import HeldJob, reached, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
 from user_import_pipeline.merge.steps import StepRunner
-from user_import_pipeline.staging.tables import StagingTables
+from user_import_pipeline.staging.tables import StagingLost, StagingTables
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,16 @@ def _merge_locked(session: Session, job: HeldJob, progress: Progress | None) -> 
         )
     tables = StagingTables.of(job.job_id)
     tables.require_intact(session, row)
+    session.execute("keep_fingerprints")
     params = {"job_id": job.job_id, "owner": job.owner}
     steps = StepRunner(session, tables.names, progress, DRY_RUN_STEPS if job.dry_run else STEPS)
+    if row["proven_users"]:
+        with steps.timed("count_still_proven"):
+            still = session.execute("count_still_proven", **tables.names).scalar()
+        if still != row["proven_users"]:
+            raise StagingLost(
+                f"users that import {job.job_id} proved unchanged were written since; restaging"
+            )
     with steps.timed("analyze_stale_tables"):
         for (table,) in steps.run("stale_statistics").rows:
             session.execute("analyze_table", table=table)

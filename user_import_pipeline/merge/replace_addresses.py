@@ -40,10 +40,11 @@ def replace_addresses(
             return ReplacedAddresses(0, 0, already_done=True)
         tables = StagingTables.of(job.job_id)
         params = {"job_id": job.job_id, "owner": job.owner}
+        session.execute("keep_fingerprints")
         if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
             tables.require_intact(session, row)
         saved = job.dry_run or _saved_by_this_attempt(session, tables, row, job)
-        steps = StepRunner(session, tables.names, progress, 1 if job.dry_run else 3 if saved else 6)
+        steps = StepRunner(session, tables.names, progress, 1 if job.dry_run else 4 if saved else 7)
         changed = inserted = 0
         if not job.dry_run:
             if saved:
@@ -55,6 +56,7 @@ def replace_addresses(
                 steps.run("save_address_changes")
             steps.run("delete_changed_addresses")
             inserted = steps.run("insert_changed_addresses").rowcount
+            steps.run("fingerprint_replaced_lists")
         require_ours(steps.run("record_addresses_replaced", params).rowcount, job.job_id)
         steps.finished()
     return ReplacedAddresses(changed, inserted, seconds=steps.seconds)

@@ -21,6 +21,7 @@ from user_import_pipeline.ingest.source import MODIFIED, ImportFileError, Opened
 from user_import_pipeline.ingest.validate import Address, RowError, UserRow, validate_user
 from user_import_pipeline.lifecycle.jobs import HeldJob, read_job, require_ours
 from user_import_pipeline.lifecycle.lease import Progress
+from user_import_pipeline.staging.fingerprint import fingerprint
 from user_import_pipeline.staging.tables import StagingTables, recreate
 
 ProgressCallback = Callable[[Progress], None]
@@ -64,30 +65,8 @@ def stage_users(
             processed, errors = _copy_items(
                 write_row, source, name, progress, report_every, on_progress
             )
-        if not source.unchanged_since_open():
-            raise ImportFileError(f"{name}: {MODIFIED}")
-        digest = source.digest.hexdigest()
-        if known_digest is not None and digest != known_digest:
-            raise ImportFileError(
-                f"{name}: the file changed since it was first staged for this import"
-            )
-        session.execute("analyze_table", table=tables.users)
-        params = {"job_id": job.job_id, "owner": job.owner}
-        session.execute("delete_stage_errors", params)
-        session.execute("insert_stage_errors", params, **tables.names)
-        recorded = session.execute(
-            "record_users_staged",
-            {
-                **params,
-                "staged_users": processed,
-                "rows_processed": processed,
-                "bytes_total": source.size,
-                "source_sha256": digest,
-                "loaded": 0,
-            },
-        )
-        require_ours(recorded.rowcount, job.job_id)
-        session.execute("update_error_counts", params)
+        tables.drop_proven(session)  # what an earlier attempt proved is staged in full now
+        record_staged(session, job, source, known_digest, processed, staged=processed)
     return StagedUsers(processed, processed - errors, errors, source.size)
 
 
@@ -103,7 +82,8 @@ def _copy_items(
     items = read_items(source, name)
     for index, item in enumerate(items):
         try:
-            write_row(valid_row(index, validate_user(item)))
+            row = validate_user(item)
+            write_row(valid_row(index, row, fingerprint(row)))
         except RowError as error:
             errors += 1
             write_row(invalid_row(index, error, items.raw(item)))
@@ -119,7 +99,45 @@ def _copy_items(
     return processed, errors
 
 
-def valid_row(index: int, row: UserRow) -> tuple[object, ...]:
+def record_staged(
+    session: Session,
+    job: HeldJob,
+    source: OpenedSource,
+    known_digest: str | None,
+    processed: int,
+    *,
+    staged: int,
+    proven: int = 0,
+) -> None:
+    """Once every row is staged (or proved unchanged): refuses a file that changed, records
+    the row errors, the counts and the phase - in the staging transaction."""
+    name, tables = job.source_path, StagingTables.of(job.job_id)
+    if not source.unchanged_since_open():
+        raise ImportFileError(f"{name}: {MODIFIED}")
+    digest = source.digest.hexdigest()
+    if known_digest is not None and digest != known_digest:
+        raise ImportFileError(f"{name}: the file changed since it was first staged for this import")
+    session.execute("analyze_table", table=tables.users)
+    params = {"job_id": job.job_id, "owner": job.owner}
+    session.execute("delete_stage_errors", params)
+    session.execute("insert_stage_errors", params, **tables.names)
+    recorded = session.execute(
+        "record_users_staged",
+        {
+            **params,
+            "staged_users": staged,
+            "proven_users": proven,
+            "rows_processed": processed,
+            "bytes_total": source.size,
+            "source_sha256": digest,
+            "loaded": 0,
+        },
+    )
+    require_ours(recorded.rowcount, job.job_id)
+    session.execute("update_error_counts", params)
+
+
+def valid_row(index: int, row: UserRow, fingerprint: int) -> tuple[object, ...]:
     """A valid row as staging holds it (the columns of copy_staging_users.sql)."""
     addresses = row.addresses
     return (
@@ -135,6 +153,7 @@ def valid_row(index: int, row: UserRow) -> tuple[object, ...]:
         None if addresses is None else _addresses_json(addresses),
         None,
         None,
+        fingerprint,
     )
 
 
@@ -156,4 +175,4 @@ def _addresses_json(addresses: tuple[Address, ...]) -> str:
 
 def invalid_row(index: int, error: RowError, raw: Raw) -> tuple[object, ...]:
     """A row that failed validation as staging holds it: its error and its raw JSON."""
-    return (index, error.code, error.message, None, None, None, None, None, None, None, *raw)
+    return (index, error.code, error.message, None, None, None, None, None, None, None, *raw, None)

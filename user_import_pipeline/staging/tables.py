@@ -4,7 +4,8 @@ UNLOGGED tables are emptied by crash recovery. Each phase records how many rows 
 in the job row (a logged table); before merging, the staged tables are counted again and a
 mismatch means a crash took them, so the import restages instead of merging a partial set.
 The user merge also leaves the address lists it found changed in a third table, for the
-address replacement after it (merge/replace_addresses.py), checked the same way.
+address replacement after it (merge/replace_addresses.py), checked the same way; so are the
+rows a re-import proved unchanged without staging them (staging/compare.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class StagingTables:
     users: str
     addresses: str
     address_changes: str
+    proven: str
 
     @classmethod
     def of(cls, job_id: str) -> StagingTables:
@@ -32,6 +34,7 @@ class StagingTables:
             users=f"stg_users_{suffix}",
             addresses=f"stg_addresses_{suffix}",
             address_changes=f"stg_address_changes_{suffix}",
+            proven=f"stg_proven_{suffix}",
         )
 
     @property
@@ -41,11 +44,14 @@ class StagingTables:
             "stg_users": self.users,
             "stg_addresses": self.addresses,
             "address_changes": self.address_changes,
+            "stg_proven": self.proven,
         }
 
     def intact(self, session: Session, job: dict[str, Any], addresses: bool = True) -> bool:
         """True when the tables exist and hold as many rows as the job row says they got."""
         expected = {self.users: job["staged_users"]}
+        if job["proven_users"]:
+            expected[self.proven] = job["proven_users"]
         if addresses:
             expected[self.addresses] = job["staged_addresses"]
         return all(_holds(session, table, rows) for table, rows in expected.items())
@@ -57,6 +63,9 @@ class StagingTables:
     def require_intact(self, session: Session, job: dict[str, Any]) -> None:
         if not self.intact(session, job):
             raise StagingLost(f"staged rows of import {job['id']} were lost; restaging")
+
+    def drop_proven(self, session: Session) -> None:
+        session.execute("drop_table", table=self.proven)
 
     def drop(self, session: Session) -> None:
         session.execute("drop_staging", **self.names)

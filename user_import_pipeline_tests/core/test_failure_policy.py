@@ -76,17 +76,16 @@ def call(service: ImportService, step: str, run: RunInfo, job_id: str | None) ->
 
 
 class Injector:
-    """A checkpoint listener that acts once, at the first ``site`` reached in this thread
-    (the heartbeat's own thread is not the step's)."""
+    """A checkpoint listener that acts once, at the first ``site`` reached by the step: in
+    this thread or a writer thread of the step's, not in the run's heartbeat."""
 
     def __init__(self, site: str, act: Callable[[], None]) -> None:
         self.site = site
         self.act = act
         self.fired = False
-        self.thread = threading.current_thread()
 
     def __call__(self, point: checkpoints.Point) -> None:
-        if self.fired or threading.current_thread() is not self.thread:
+        if self.fired or threading.current_thread().name.startswith("heartbeat-"):
             return
         if site_of(point) == self.site:
             self.fired = True

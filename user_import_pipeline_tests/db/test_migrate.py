@@ -15,6 +15,7 @@ TABLES = {
     "import_job_errors",
     "stg_users",
     "stg_addresses",
+    "stg_proven",
     "schema_migrations",
 }
 

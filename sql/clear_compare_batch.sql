@@ -1,0 +1,1 @@
+TRUNCATE compare_batch

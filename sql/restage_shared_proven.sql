@@ -1,0 +1,45 @@
+-- A proved row whose user shares an external id, an email or an id (for a UUID external id)
+-- with a valid staged row is staged too, so that the merge judges the two together as it
+-- judges any rows of one file (CONTRACT §3.1-3.3). It is rebuilt from its user, which holds
+-- exactly that row while the fingerprint is the row's (migration 0008). Returns how many
+-- were taken out of stg_proven and how many were rebuilt: fewer rebuilt means a user
+-- changed since it was proved, and staging starts over (staging/compare.py).
+WITH shared AS (
+    SELECT u.id
+    FROM {stg_users} AS s
+    JOIN users AS u ON u.external_id = s.external_id
+    WHERE s.error_code IS NULL
+    UNION
+    SELECT u.id
+    FROM {stg_users} AS s
+    JOIN users AS u ON lower(u.email) = s.email_lower
+    WHERE s.error_code IS NULL
+    UNION
+    SELECT u.id
+    FROM {stg_users} AS s
+    JOIN users AS u ON u.id = s.external_uuid
+    WHERE s.error_code IS NULL
+),
+taken_out AS (
+    DELETE FROM {stg_proven} AS p
+    USING shared
+    WHERE p.user_id = shared.id
+    RETURNING p.*
+),
+restaged AS (
+    INSERT INTO {stg_users} (row_index, external_id, external_uuid, name, email, phone_number,
+                             has_addresses, addresses, fingerprint)
+    SELECT t.row_index, u.external_id, t.external_uuid, u.name, u.email, u.phone_number,
+           t.has_addresses, CASE WHEN t.has_addresses THEN coalesce(a.listed, '[]') END,
+           t.fingerprint
+    FROM taken_out AS t
+    JOIN users AS u ON u.id = t.user_id AND u.fingerprint = t.fingerprint
+    LEFT JOIN LATERAL (
+        SELECT jsonb_agg(jsonb_build_array(street, city, state, zip_code, country)
+                         ORDER BY position) AS listed
+        FROM addresses
+        WHERE user_id = t.user_id
+    ) AS a ON true
+    RETURNING row_index
+)
+SELECT (SELECT count(*) FROM taken_out), (SELECT count(*) FROM restaged)

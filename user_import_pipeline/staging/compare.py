@@ -1,0 +1,154 @@
+"""A re-import: rows proved unchanged while the file is read; only the others staged in full.
+
+A file imported again mostly brings what the tables hold. Each user carries the fingerprint
+of the row it was last written from, and every write that is not an import's clears it
+(migration 0008), so a valid row whose external id and fingerprint match a stored user
+would change nothing. Such rows are proved in batches, by a thread of their own, while the
+next batch is read and validated: each batch's narrow records (row index, external id,
+fingerprint) are COPY'd and joined with ``users``; the users proved go to the job's
+``stg_proven`` table - one row per user, so a file that repeats a row proves it once - and
+every other row of the batch is staged in full, as the usual staging would.
+
+What the whole file decides, the merge decides, from the staged rows: a proved row that
+shares an external id, an email or a UUID with a staged row is taken out of ``stg_proven``
+at the end and staged as the row it came from, rebuilt from its user, which the fingerprint
+says holds exactly that row (``restage_shared_proven``). The merge then checks, holding the
+merge turn, that every user still proved has its fingerprint, and counts them unchanged;
+if another import or a plain SQL write changed one since, everything is staged again in
+full (merge/merge_users.py). A file error anywhere rolls all of it back, as in staging.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from user_import_pipeline.checkpoints import Point, reach
+from user_import_pipeline.db.client import Session
+from user_import_pipeline.ingest.formats import read_items
+from user_import_pipeline.ingest.location import Found, open_found
+from user_import_pipeline.ingest.source import OpenedSource
+from user_import_pipeline.ingest.validate import RowError, UserRow, validate_user
+from user_import_pipeline.lifecycle.jobs import HeldJob, read_job
+from user_import_pipeline.lifecycle.lease import Progress
+from user_import_pipeline.staging.fingerprint import fingerprint
+from user_import_pipeline.staging.stage_users import (
+    ProgressCallback,
+    StagedUsers,
+    invalid_row,
+    record_staged,
+    valid_row,
+)
+from user_import_pipeline.staging.tables import StagingTables, recreate
+from user_import_pipeline.staging.writer import BatchWriter
+
+
+def stage_compared(
+    session: Session,
+    job: HeldJob,
+    found: Found,
+    progress: Progress,
+    *,
+    report_every: int,
+    on_progress: ProgressCallback | None = None,
+) -> StagedUsers | None:
+    """Stage the file's rows that are not proved unchanged (see the module docstring);
+    None, having done nothing, when a proved user changed before the end of staging."""
+    tables = StagingTables.of(job.job_id)
+    try:
+        with open_found(found) as source, session.transaction():
+            known_digest = read_job(session, job.job_id)["source_sha256"]
+            progress.bytes_total = source.size
+            recreate(session, tables.users, "stg_users")
+            recreate(session, tables.proven, "stg_proven")
+            session.execute("create_compare_batch")
+            counts = _Counts()
+            writer = _writer(session, tables, counts)
+            try:
+                for batch in _read(source, job.source_path, report_every, counts):
+                    writer.put(batch)
+                    progress.bytes_processed = source.bytes_read
+                    progress.rows_processed = counts.processed
+                    if on_progress is not None:
+                        on_progress(progress)
+                    reach(Point("progress", "stage_users", True))
+            finally:
+                writer.close()
+            progress.bytes_processed = source.size
+            progress.rows_processed = counts.processed
+            shared = session.execute("restage_shared_proven", **tables.names).one()
+            assert shared is not None
+            taken_out, restaged = shared
+            if restaged != taken_out:
+                raise _ProvedUserChanged
+            proven = counts.proven - taken_out
+            staged = counts.processed - proven
+            record_staged(
+                session, job, source, known_digest, counts.processed, staged=staged, proven=proven
+            )
+    except _ProvedUserChanged:
+        return None
+    return StagedUsers(counts.processed, staged - counts.errors, counts.errors, source.size)
+
+
+class _ProvedUserChanged(Exception):
+    """A user proved while reading changed before its row had to be rebuilt from it."""
+
+
+@dataclass
+class _Counts:
+    processed: int = 0
+    errors: int = 0
+    proven: int = 0  # by the writer thread
+
+
+@dataclass
+class _Batch:
+    # Valid rows with an external id, and their fingerprints: the ones that may be proved.
+    candidates: list[tuple[int, UserRow, int]] = field(default_factory=list)
+    staged: list[tuple[object, ...]] = field(default_factory=list)
+
+
+def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWriter[_Batch]:
+    def write(batch: _Batch) -> None:
+        staged = batch.staged
+        if batch.candidates:
+            session.execute("clear_compare_batch")
+            with session.copy("copy_compare_batch") as write_row:
+                for index, row, digest in batch.candidates:
+                    has_addresses = row.addresses is not None
+                    write_row((index, row.external_id, digest, row.external_uuid, has_addresses))
+            proved = {index for (index,) in session.execute("prove_batch", **tables.names).rows}
+            counts.proven += len(proved)
+            staged += [
+                valid_row(index, row, digest)
+                for index, row, digest in batch.candidates
+                if index not in proved
+            ]
+        if staged:
+            with session.copy("copy_staging_users", **tables.names) as write_row:
+                for values in staged:
+                    write_row(values)
+
+    return BatchWriter(write, "user-import comparer")
+
+
+def _read(source: OpenedSource, name: str, batch_size: int, counts: _Counts) -> Iterator[_Batch]:
+    batch = _Batch()
+    items = read_items(source, name)
+    for index, item in enumerate(items):
+        try:
+            row = validate_user(item)
+        except RowError as error:
+            counts.errors += 1
+            batch.staged.append(invalid_row(index, error, items.raw(item)))
+        else:
+            if row.external_id is None:  # found by email: compared in full
+                batch.staged.append(valid_row(index, row, fingerprint(row)))
+            else:
+                batch.candidates.append((index, row, fingerprint(row)))
+        counts.processed = index + 1
+        if counts.processed % batch_size == 0:
+            yield batch
+            batch = _Batch()
+    yield batch
