@@ -74,7 +74,7 @@ planned AS MATERIALIZED (
            CASE WHEN d.duplicate THEN NULL
                 WHEN d.matched IS NOT NULL THEN d.matched
                 WHEN NOT (d.id_conflict OR d.adoption_conflict)
-                THEN coalesce(d.external_uuid, gen_random_uuid()) END AS user_id,
+                THEN coalesce(d.external_uuid, time_ordered_uuid()) END AS user_id,
            NOT d.duplicate AND d.matched IS NULL
                AND NOT (d.id_conflict OR d.adoption_conflict) AS is_new,
            CASE WHEN d.duplicate THEN 'duplicate_in_file'
