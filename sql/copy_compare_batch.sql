@@ -1,2 +1,3 @@
-COPY compare_batch (row_index, external_id, fingerprint, external_uuid, has_addresses)
+COPY compare_batch (row_index, external_id, email, fingerprint, external_uuid,
+                   has_addresses)
 FROM STDIN

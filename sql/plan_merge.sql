@@ -24,6 +24,19 @@ WITH ranked AS (
         WHERE u.error_code IS NULL
     ) AS w
 ),
+-- Found by inner joins, then joined by row: most rows of a file may lack an external id or
+-- a UUID, and PostgreSQL 15 puts all of an outer join's NULL keys into one hash batch that
+-- it keeps splitting (at 1M users, 100,000 rows without an external id: 35 s, not 0.4 s).
+users_of_external_ids AS (
+    SELECT r.row_index, u.id
+    FROM ranked AS r
+    JOIN users AS u ON u.external_id = r.external_id
+),
+users_of_uuids AS (
+    SELECT r.row_index, u.id, u.external_id
+    FROM ranked AS r
+    JOIN users AS u ON u.id = r.external_uuid
+),
 candidates AS (
     SELECT r.*,
            r.row_index <> r.identity_winner OR r.row_index <> r.email_winner AS duplicate,
@@ -39,9 +52,9 @@ candidates AS (
            by_email.id AS email_user,
            by_email.external_id AS email_user_external_id
     FROM ranked AS r
-    LEFT JOIN users AS by_external_id ON by_external_id.external_id = r.external_id
-    LEFT JOIN users AS by_uuid
-        ON by_external_id.id IS NULL AND by_uuid.id = r.external_uuid
+    LEFT JOIN users_of_external_ids AS by_external_id ON by_external_id.row_index = r.row_index
+    LEFT JOIN users_of_uuids AS by_uuid
+        ON by_external_id.id IS NULL AND by_uuid.row_index = r.row_index
     LEFT JOIN users AS by_email ON lower(by_email.email) = r.email_lower
 ),
 decided AS (

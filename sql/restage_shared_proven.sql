@@ -29,7 +29,8 @@ taken_out AS (
 restaged AS (
     INSERT INTO {stg_users} (row_index, external_id, external_uuid, name, email, phone_number,
                              has_addresses, addresses, fingerprint)
-    SELECT t.row_index, u.external_id, t.external_uuid, u.name, u.email, u.phone_number,
+    SELECT t.row_index, CASE WHEN t.has_external_id THEN u.external_id END, t.external_uuid,
+           u.name, u.email, u.phone_number,
            t.has_addresses, CASE WHEN t.has_addresses THEN coalesce(a.listed, '[]') END,
            t.fingerprint
     FROM taken_out AS t

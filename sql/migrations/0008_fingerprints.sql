@@ -62,7 +62,8 @@ CREATE UNLOGGED TABLE stg_proven (
     row_index     bigint NOT NULL,
     fingerprint   bigint NOT NULL,
     external_uuid uuid,
-    has_addresses boolean NOT NULL
+    has_addresses boolean NOT NULL,
+    has_external_id boolean NOT NULL  -- else found by email
 );
 
 ALTER TABLE import_jobs ADD COLUMN proven_users bigint NOT NULL DEFAULT 0;

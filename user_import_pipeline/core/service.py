@@ -32,6 +32,7 @@ from user_import_pipeline.core.outcomes import Done, Failed, Outcome, Retry, Run
 from user_import_pipeline.db.client import Database, Session
 from user_import_pipeline.db.errors import DatabaseError, LeaseLost, TransientDatabaseError
 from user_import_pipeline.ingest import location
+from user_import_pipeline.ingest.garbage import fewer_collections
 from user_import_pipeline.ingest.source import is_utf8, printable
 from user_import_pipeline.lifecycle import jobs
 from user_import_pipeline.lifecycle.lease import ACTIVITIES, Heartbeat, Progress, worker_name
@@ -162,7 +163,8 @@ class ImportService:
                         return staged
             return self._stage_users(session, job, progress, on_progress)
 
-        return self._step(job_id, run, "users_staged", step)
+        with fewer_collections():
+            return self._step(job_id, run, "users_staged", step)
 
     def stage_addresses(self, job_id: str, run: RunInfo) -> Outcome[StagedAddresses]:
         """Spread the staged address lists into one staging row per address."""

@@ -2,10 +2,11 @@
 
 A file imported again mostly brings what the tables hold. Each user carries the fingerprint
 of the row it was last written from, and every write that is not an import's clears it
-(migration 0008), so a valid row whose external id and fingerprint match a stored user
-would change nothing. Such rows are proved in batches, by a thread of their own, while the
-next batch is read and validated: each batch's narrow records (row index, external id,
-fingerprint) are COPY'd and joined with ``users``; the users proved go to the job's
+(migration 0008), so a valid row whose user - found by external id, or by email for a row
+without one - has the row's fingerprint would change nothing. Such rows are proved in
+batches, by a thread of their own, while the next batch is read and validated: each
+batch's narrow records (row index, external id or email, fingerprint) are COPY'd and
+joined with ``users``; the users proved go to the job's
 ``stg_proven`` table - one row per user, so a file that repeats a row proves it once - and
 every other row of the batch is staged in full, as the usual staging would.
 
@@ -104,7 +105,7 @@ class _Counts:
 
 @dataclass
 class _Batch:
-    # Valid rows with an external id, and their fingerprints: the ones that may be proved.
+    # Valid rows and their fingerprints: the ones that may be proved.
     candidates: list[tuple[int, UserRow, int]] = field(default_factory=list)
     staged: list[tuple[object, ...]] = field(default_factory=list)
 
@@ -116,15 +117,19 @@ def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWr
             session.execute("clear_compare_batch")
             with session.copy("copy_compare_batch") as write_row:
                 for index, row, digest in batch.candidates:
+                    external_id = row.external_id
+                    email = row.email if external_id is None else None  # else not needed
                     has_addresses = row.addresses is not None
-                    write_row((index, row.external_id, digest, row.external_uuid, has_addresses))
-            proved = {index for (index,) in session.execute("prove_batch", **tables.names).rows}
-            counts.proven += len(proved)
-            staged += [
-                valid_row(index, row, digest)
-                for index, row, digest in batch.candidates
-                if index not in proved
-            ]
+                    write_row((index, external_id, email, digest, row.external_uuid, has_addresses))
+            result = session.execute("prove_batch", **tables.names)
+            unproved = {index for (index,) in result.rows}
+            counts.proven += len(batch.candidates) - len(unproved)
+            if unproved:
+                staged += [
+                    valid_row(index, row, digest)
+                    for index, row, digest in batch.candidates
+                    if index in unproved
+                ]
         if staged:
             with session.copy("copy_staging_users", **tables.names) as write_row:
                 for values in staged:
@@ -143,10 +148,7 @@ def _read(source: OpenedSource, name: str, batch_size: int, counts: _Counts) -> 
             counts.errors += 1
             batch.staged.append(invalid_row(index, error, items.raw(item)))
         else:
-            if row.external_id is None:  # found by email: compared in full
-                batch.staged.append(valid_row(index, row, fingerprint(row)))
-            else:
-                batch.candidates.append((index, row, fingerprint(row)))
+            batch.candidates.append((index, row, fingerprint(row)))
         counts.processed = index + 1
         if counts.processed % batch_size == 0:
             yield batch

@@ -24,7 +24,11 @@ from user_import_pipeline_tests.merge.support import (
 STORED = [
     user(f"u{i}@example.com", f"User {i}", id=f"u{i}", addresses=[address(f"{i} Main St")])
     for i in range(20)
-] + [user("nolist@example.com", "No List", id="nolist")]
+] + [
+    user("nolist@example.com", "No List", id="nolist"),
+    user("Plain@Example.com", "Plain", addresses=[address("Plain St")]),  # found by email
+]
+PLAIN = STORED[-1]
 
 
 def proven(importer: Importer, job: dict[str, Any] | None) -> tuple[int, int]:
@@ -95,6 +99,9 @@ def _with(rows: list[dict[str, Any]], index: int, **fields: Any) -> list[dict[st
         pytest.param(_swap_emails(STORED, 4, 9), id="two-users-swap-emails"),
         pytest.param([*WITH_UUID, user("low@example.com", id=UUID.lower())], id="uuid-spelling"),
         pytest.param([STORED[2], *STORED], id="earlier-row-of-a-proved-identity"),
+        pytest.param([*STORED, PLAIN], id="same-row-without-external-id-twice"),
+        pytest.param([*STORED, user("plain@example.com", id="x")], id="adopts-a-proved-user"),
+        pytest.param([*STORED, {**PLAIN, "id": "u3"}], id="external-id-of-another-user"),
     ],
 )
 def test_proving_rows_changes_no_outcome(importer: Importer, second: list[Any]) -> None:
