@@ -103,32 +103,35 @@ class _Counts:
     proven: int = 0  # by the writer thread
 
 
+# The narrow record of a row (copy_compare_batch.sql): index, external id, email (only
+# without an external id), fingerprint, UUID of the external id, whether it lists addresses.
+_Narrow = tuple[int, str | None, str | None, int, str | None, bool]
+
+
 @dataclass
 class _Batch:
-    # Valid rows and their fingerprints: the ones that may be proved.
-    candidates: list[tuple[int, UserRow, int]] = field(default_factory=list)
+    # The valid rows, which may be proved, and their narrow records.
+    rows: list[UserRow] = field(default_factory=list)
+    narrow: list[_Narrow] = field(default_factory=list)
     staged: list[tuple[object, ...]] = field(default_factory=list)
 
 
 def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWriter[_Batch]:
     def write(batch: _Batch) -> None:
         staged = batch.staged
-        if batch.candidates:
+        if batch.narrow:
             session.execute("clear_compare_batch")
             with session.copy("copy_compare_batch") as write_row:
-                for index, row, digest in batch.candidates:
-                    external_id = row.external_id
-                    email = row.email if external_id is None else None  # else not needed
-                    has_addresses = row.addresses is not None
-                    write_row((index, external_id, email, digest, row.external_uuid, has_addresses))
+                for narrow in batch.narrow:
+                    write_row(narrow)
             result = session.execute("prove_batch", **tables.names)
             unproved = {index for (index,) in result.rows}
-            counts.proven += len(batch.candidates) - len(unproved)
+            counts.proven += len(batch.narrow) - len(unproved)
             if unproved:
                 staged += [
-                    valid_row(index, row, digest)
-                    for index, row, digest in batch.candidates
-                    if index in unproved
+                    valid_row(narrow[0], row, narrow[3])
+                    for row, narrow in zip(batch.rows, batch.narrow, strict=True)
+                    if narrow[0] in unproved
                 ]
         if staged:
             with session.copy("copy_staging_users", **tables.names) as write_row:
@@ -148,7 +151,18 @@ def _read(source: OpenedSource, name: str, batch_size: int, counts: _Counts) -> 
             counts.errors += 1
             batch.staged.append(invalid_row(index, error, items.raw(item)))
         else:
-            batch.candidates.append((index, row, fingerprint(row)))
+            external_id = row.external_id
+            batch.rows.append(row)
+            batch.narrow.append(
+                (
+                    index,
+                    external_id,
+                    row.email if external_id is None else None,
+                    fingerprint(row),
+                    row.external_uuid,
+                    row.addresses is not None,
+                )
+            )
         counts.processed = index + 1
         if counts.processed % batch_size == 0:
             yield batch
