@@ -14,20 +14,35 @@ make cycles after all.
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 _YOUNG = 10_000  # allocations between young collections (CPython: 700)
 _FULL = 1000  # second-generation collections before a full one (CPython: 10)
 
+# Several imports may read at once in one process (threads of a test, of a server): the
+# first to start changes the collector's settings, the last to end puts them back.
+_lock = threading.Lock()
+_readers = 0
+_saved = gc.get_threshold()
+
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    young, middle, full = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(young, _YOUNG), middle, max(full, _FULL))
+    global _readers, _saved
+    with _lock:
+        if _readers == 0:
+            _saved = gc.get_threshold()
+            young, middle, full = _saved
+            gc.freeze()
+            gc.set_threshold(max(young, _YOUNG), middle, max(full, _FULL))
+        _readers += 1
     try:
         yield
     finally:
-        gc.set_threshold(young, middle, full)
-        gc.unfreeze()
+        with _lock:
+            _readers -= 1
+            if _readers == 0:
+                gc.set_threshold(*_saved)
+                gc.unfreeze()

@@ -2,8 +2,11 @@
 
 The algorithm, one SQL file per step, all on the staged rows of one import:
 
-0. ``stale_statistics``: ANALYZE ``users`` and ``addresses`` first when many rows were
-   written since their statistics were taken (autovacuum off, or not yet come round).
+0. ``count_still_proven``: the users a re-import proved unchanged while staging
+   (staging/compare.py) must all still have the fingerprint they were proved with, or
+   the file is staged again in full (``StagingLost``); then ``stale_statistics``: ANALYZE
+   ``users`` and ``addresses`` first when many rows were written since their statistics
+   were taken (autovacuum off, or not yet come round).
 1. ``plan_merge``, one pass: keep the valid rows; the last row of an identity (external
    id, else lower(email)) wins, then the last row of an email among those winners (the
    losers are ``duplicate_in_file``); find each survivor's user - by external id, by id
@@ -14,9 +17,10 @@ The algorithm, one SQL file per step, all on the staged rows of one import:
    so the counts can say updated or unchanged; ``save_address_changes`` and
    ``add_new_address_lists`` keep those lists and the new users' for replace_addresses.
 4. Record the rejected rows (with a raw JSON made from their staged values), UPDATE only
-   the changed users (``update_changed_users``), INSERT the new ones, and record the counts
-   and the phase in the same transaction. A dry run plans and counts the same way and skips
-   the UPDATE and the INSERT.
+   the changed users (``update_changed_users``), INSERT the new ones - each with its row's
+   fingerprint, unless its address list is still to be replaced - and record the counts
+   (the proved rows among the unchanged) and the phase in the same transaction. A dry run
+   plans and counts the same way and skips the UPDATE and the INSERT.
 
 Merges of concurrent imports take turns through an advisory lock, and an import that has
 merged its users but not yet replaced their addresses holds the turn until it has, so two

@@ -5,7 +5,8 @@ lists it found (``save_address_changes``) and they are applied as they are when 
 attempt, holding the merge turn since, reaches this phase. Otherwise - after a crash, in a
 retry - they are found again from durable facts: the staged rows that got no error are the
 applied ones, and each applied user now carries its row's email. An identical list is not
-rewritten.
+rewritten. A user whose list is replaced gets its row's fingerprint here, now that it holds
+the whole row (migration 0008).
 """
 
 from __future__ import annotations

@@ -141,6 +141,28 @@ def test_a_proved_user_written_before_the_merge_is_staged_again(importer: Import
 
 
 @pytest.mark.faults
+def test_a_proved_user_written_before_its_row_is_rebuilt_restarts_staging(
+    importer: Importer,
+) -> None:
+    # Row 2 is proved, then repeated by the last row: at the end of staging it must be
+    # rebuilt from its user, which plain SQL has just changed. It cannot be, so the file
+    # is staged again in full, and the import ends as one of the edited tables would.
+    run(importer, STORED)
+    first = state(importer)
+
+    def edit_before_rebuilding(point: checkpoints.Point) -> None:
+        if point == checkpoints.Point("statement", "restage_shared_proven", True):
+            importer.query("UPDATE users SET name = 'Edited' WHERE external_id = 'u2' RETURNING id")
+
+    with checkpoints.listening(edit_before_rebuilding):
+        outcome = run(importer, [*STORED, STORED[2]])
+    assert errors(importer, outcome) == {2: ("duplicate_in_file", True)}
+    assert_counts(outcome, updated=1, unchanged=len(STORED) - 1, skipped=1)
+    assert state(importer) == first
+    assert proven(importer, outcome.job) == (0, len(STORED) + 1)
+
+
+@pytest.mark.faults
 def test_lost_proved_rows_are_staged_again(importer: Importer) -> None:
     run(importer, STORED)
 
