@@ -16,16 +16,10 @@ restaged AS (
     INSERT INTO {stg_users} (row_index, external_id, external_uuid, name, email, phone_number,
                              has_addresses, addresses, fingerprint)
     SELECT c.row_index, u.external_id, c.external_uuid, u.name, u.email, u.phone_number,
-           c.has_addresses, CASE WHEN c.has_addresses THEN coalesce(a.listed, '[]') END,
+           c.has_addresses, CASE WHEN c.has_addresses THEN staged_address_list(u.id) END,
            u.fingerprint
     FROM colliding AS c
     JOIN users AS u ON u.id = c.user_id
-    LEFT JOIN LATERAL (
-        SELECT jsonb_agg(jsonb_build_array(street, city, state, zip_code, country)
-                         ORDER BY position) AS listed
-        FROM addresses
-        WHERE user_id = c.user_id
-    ) AS a ON true
     RETURNING row_index
 )
 DELETE FROM users AS u

@@ -31,16 +31,10 @@ restaged AS (
                              has_addresses, addresses, fingerprint)
     SELECT t.row_index, CASE WHEN t.has_external_id THEN u.external_id END, t.external_uuid,
            u.name, u.email, u.phone_number,
-           t.has_addresses, CASE WHEN t.has_addresses THEN coalesce(a.listed, '[]') END,
+           t.has_addresses, CASE WHEN t.has_addresses THEN staged_address_list(u.id) END,
            t.fingerprint
     FROM taken_out AS t
     JOIN users AS u ON u.id = t.user_id AND u.fingerprint = t.fingerprint
-    LEFT JOIN LATERAL (
-        SELECT jsonb_agg(jsonb_build_array(street, city, state, zip_code, country)
-                         ORDER BY position) AS listed
-        FROM addresses
-        WHERE user_id = t.user_id
-    ) AS a ON true
     RETURNING row_index
 )
 SELECT (SELECT count(*) FROM taken_out), (SELECT count(*) FROM restaged)

@@ -51,6 +51,20 @@ AFTER TRUNCATE ON addresses
 FOR EACH STATEMENT
 EXECUTE FUNCTION addresses_forget_fingerprint();
 
+-- A user's stored address list as staging holds a row's list: a JSON array of
+-- [street, city, state, zip_code, country] arrays, in position order ('[]' for none). For
+-- the rows that go back to staging rebuilt from their user (restage_shared_proven.sql,
+-- restage_colliding_loaded_rows.sql).
+CREATE FUNCTION staged_address_list(user_id uuid) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_array(a.street, a.city, a.state, a.zip_code,
+                                                a.country)
+                              ORDER BY a.position),
+                    '[]')
+    FROM addresses AS a
+    WHERE a.user_id = staged_address_list.user_id
+$$;
+
 -- The fingerprint of each staged row, written to its user when the row is applied.
 ALTER TABLE stg_users ADD COLUMN fingerprint bigint;
 

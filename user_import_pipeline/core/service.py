@@ -46,6 +46,7 @@ from user_import_pipeline.staging.stage_users import ProgressCallback, StagedUse
 from user_import_pipeline.staging.tables import StagingLost, StagingTables
 
 T = TypeVar("T")
+
 TRANSIENT_RETRIES = 3
 Step = Callable[[Session, jobs.HeldJob, Progress], T]
 
@@ -149,16 +150,8 @@ class ImportService:
             elif not job.dry_run:
                 # Into empty tables, written while read; else the rows proved unchanged
                 # while read are left out of staging; else (rarely) every row is staged.
-                found = location.resolve(job.source_path, self._settings.base_dir)
                 for stage in (load_into_empty_tables, stage_compared):
-                    staged = stage(
-                        session,
-                        job,
-                        found,
-                        progress,
-                        report_every=self._settings.chunk_size,
-                        on_progress=on_progress,
-                    )
+                    staged = self._staged(stage, session, job, progress, on_progress)
                     if staged is not None:
                         return staged
             return self._stage_users(session, job, progress, on_progress)
@@ -409,8 +402,19 @@ class ImportService:
         progress: Progress,
         on_progress: ProgressCallback | None = None,
     ) -> StagedUsers:
+        return self._staged(stage_users, session, job, progress, on_progress)
+
+    def _staged(
+        self,
+        stage: Callable[..., T],
+        session: Session,
+        job: jobs.HeldJob,
+        progress: Progress,
+        on_progress: ProgressCallback | None,
+    ) -> T:
+        """``stage`` (a way of staging the file's users) called on the job's file."""
         found = location.resolve(job.source_path, self._settings.base_dir)
-        return stage_users(
+        return stage(
             session,
             job,
             found,

@@ -29,7 +29,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
-from user_import_pipeline.checkpoints import Point, reach
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.ingest.formats import read_items
 from user_import_pipeline.ingest.location import Found, open_found
@@ -45,6 +44,7 @@ from user_import_pipeline.staging.stage_users import (
     ProgressCallback,
     StagedUsers,
     invalid_row,
+    report_progress,
     valid_row,
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
@@ -147,16 +147,10 @@ def _load_file(
         progress.activity, progress.bytes_total = WRITING_USERS, source.size
         recreate(session, tables.users, "stg_users")
         counts, writer = _Counts(), _writer(session, tables)
-        try:
-            for batch in _read(source, name, report_every, loaded_rows, counts):
-                writer.put(batch)
-                progress.bytes_processed = source.bytes_read
-                progress.rows_processed = counts.processed
-                if on_progress is not None:
-                    on_progress(progress)
-                reach(Point("progress", "stage_users", True))
-        finally:
-            writer.close()
+        writer.write_all(
+            _read(source, name, report_every, loaded_rows, counts),
+            lambda: report_progress(progress, source, counts.processed, on_progress),
+        )
         if not source.unchanged_since_open():
             raise ImportFileError(f"{name}: {MODIFIED}")
         progress.bytes_processed = source.size

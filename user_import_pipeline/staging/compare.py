@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from user_import_pipeline.checkpoints import Point, reach
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.ingest.formats import read_items
 from user_import_pipeline.ingest.location import Found, open_found
@@ -38,6 +37,7 @@ from user_import_pipeline.staging.stage_users import (
     StagedUsers,
     invalid_row,
     record_staged,
+    report_progress,
     valid_row,
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
@@ -65,16 +65,10 @@ def stage_compared(
             session.execute("create_compare_batch")
             counts = _Counts()
             writer = _writer(session, tables, counts)
-            try:
-                for batch in _read(source, job.source_path, report_every, counts):
-                    writer.put(batch)
-                    progress.bytes_processed = source.bytes_read
-                    progress.rows_processed = counts.processed
-                    if on_progress is not None:
-                        on_progress(progress)
-                    reach(Point("progress", "stage_users", True))
-            finally:
-                writer.close()
+            writer.write_all(
+                _read(source, job.source_path, report_every, counts),
+                lambda: report_progress(progress, source, counts.processed, on_progress),
+            )
             progress.bytes_processed = source.size
             progress.rows_processed = counts.processed
             shared = session.execute("restage_shared_proven", **tables.names).one()

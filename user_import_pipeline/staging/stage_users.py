@@ -89,14 +89,21 @@ def _copy_items(
             write_row(invalid_row(index, error, items.raw(item)))
         processed = index + 1
         if processed % report_every == 0:
-            progress.bytes_processed = source.bytes_read
-            progress.rows_processed = processed
-            if on_progress is not None:
-                on_progress(progress)
-            reach(Point("progress", "stage_users", True))
+            report_progress(progress, source, processed, on_progress)
     progress.bytes_processed = source.size
     progress.rows_processed = processed
     return processed, errors
+
+
+def report_progress(
+    progress: Progress, source: OpenedSource, rows: int, on_progress: ProgressCallback | None
+) -> None:
+    """Tells the run how far the file has been read (every ``report_every`` rows)."""
+    progress.bytes_processed = source.bytes_read
+    progress.rows_processed = rows
+    if on_progress is not None:
+        on_progress(progress)
+    reach(Point("progress", "stage_users", True))
 
 
 def record_staged(

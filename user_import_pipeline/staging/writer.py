@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 B = TypeVar("B")
@@ -26,6 +26,16 @@ class BatchWriter(Generic[B]):
     def put(self, batch: B) -> None:
         self._raise_error()
         self._queue.put(batch)
+
+    def write_all(self, batches: Iterable[B], after_each: Callable[[], None]) -> None:
+        """Puts every batch, calling ``after_each`` once each is handed over, and returns
+        when all are written (``close``)."""
+        try:
+            for batch in batches:
+                self.put(batch)
+                after_each()
+        finally:
+            self.close()
 
     def close(self) -> None:
         """Waits for every batch put to be written; raises what writing one raised."""
