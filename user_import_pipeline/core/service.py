@@ -46,7 +46,6 @@ from user_import_pipeline.staging.stage_users import ProgressCallback, StagedUse
 from user_import_pipeline.staging.tables import StagingLost, StagingTables
 
 T = TypeVar("T")
-
 TRANSIENT_RETRIES = 3
 Step = Callable[[Session, jobs.HeldJob, Progress], T]
 

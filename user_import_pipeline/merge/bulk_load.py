@@ -32,9 +32,9 @@ from typing import IO
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.ingest.formats import read_items
 from user_import_pipeline.ingest.location import Found, open_found
-from user_import_pipeline.ingest.source import MODIFIED, ImportFileError, OpenedSource
+from user_import_pipeline.ingest.source import OpenedSource
 from user_import_pipeline.ingest.validate import RowError, UserRow, validate_user
-from user_import_pipeline.lifecycle.jobs import HeldJob, require_ours
+from user_import_pipeline.lifecycle.jobs import HeldJob
 from user_import_pipeline.lifecycle.lease import WRITING_USERS, Progress
 from user_import_pipeline.merge.merge_users import merge_users, take_merge_turn
 from user_import_pipeline.merge.replace_addresses import replace_addresses
@@ -44,11 +44,12 @@ from user_import_pipeline.staging.stage_users import (
     ProgressCallback,
     StagedUsers,
     invalid_row,
+    record_staged,
     report_progress,
     valid_row,
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
-from user_import_pipeline.staging.writer import BatchWriter
+from user_import_pipeline.staging.writer import BatchWriter, copy_rows
 
 # 2**28 bits (32 MiB): at 5 million rows of two keys each, about 0.25% of the rows are
 # taken for repeats that are none (and cost a place in the merge), fewer below.
@@ -151,29 +152,11 @@ def _load_file(
             _read(source, name, report_every, loaded_rows, counts),
             lambda: report_progress(progress, source, counts.processed, on_progress),
         )
-        if not source.unchanged_since_open():
-            raise ImportFileError(f"{name}: {MODIFIED}")
         progress.bytes_processed = source.size
         progress.rows_processed = counts.processed
         staged, loaded = _restage_colliding(session, tables, loaded_rows, counts)
-        params = {"job_id": job.job_id, "owner": job.owner}
-        session.execute("analyze_table", table=tables.users)
-        session.execute("delete_stage_errors", params)
-        session.execute("insert_stage_errors", params, **tables.names)
-        recorded = session.execute(
-            "record_users_staged",
-            {
-                **params,
-                "staged_users": staged,
-                "proven_users": 0,
-                "rows_processed": counts.processed,
-                "bytes_total": source.size,
-                "source_sha256": source.digest.hexdigest(),
-                "loaded": loaded,
-            },
-        )
-        require_ours(recorded.rowcount, job.job_id)
-        session.execute("update_error_counts", params)
+        # A new job: no digest of an earlier staging to compare with.
+        record_staged(session, job, source, None, counts.processed, staged=staged, loaded=loaded)
         # The staged rest: usually none, or the few rows that repeat a key. From the first
         # UPDATE of the job row above to the commit, the heartbeat waits for its row lock:
         # MAX_REPEATS keeps that short.
@@ -207,10 +190,7 @@ def _writer(session: Session, tables: StagingTables) -> BatchWriter[_Batch]:
             ("copy_addresses_directly", batch.addresses, {}),
             ("copy_staging_users", batch.staged, tables.names),
         ):
-            if rows:
-                with session.copy(statement, **identifiers) as write_row:
-                    for values in rows:
-                        write_row(values)
+            copy_rows(session, statement, rows, **identifiers)
 
     return BatchWriter(write, "user-import bulk writer")
 

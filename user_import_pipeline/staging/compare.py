@@ -41,7 +41,7 @@ from user_import_pipeline.staging.stage_users import (
     valid_row,
 )
 from user_import_pipeline.staging.tables import StagingTables, recreate
-from user_import_pipeline.staging.writer import BatchWriter
+from user_import_pipeline.staging.writer import BatchWriter, copy_rows
 
 
 def stage_compared(
@@ -115,9 +115,7 @@ def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWr
         staged = batch.staged
         if batch.narrow:
             session.execute("clear_compare_batch")
-            with session.copy("copy_compare_batch") as write_row:
-                for narrow in batch.narrow:
-                    write_row(narrow)
+            copy_rows(session, "copy_compare_batch", batch.narrow)
             result = session.execute("prove_batch", **tables.names)
             unproved = {index for (index,) in result.rows}
             counts.proven += len(batch.narrow) - len(unproved)
@@ -127,10 +125,7 @@ def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWr
                     for row, narrow in zip(batch.rows, batch.narrow, strict=True)
                     if narrow[0] in unproved
                 ]
-        if staged:
-            with session.copy("copy_staging_users", **tables.names) as write_row:
-                for values in staged:
-                    write_row(values)
+        copy_rows(session, "copy_staging_users", staged, **tables.names)
 
     return BatchWriter(write, "user-import comparer")
 

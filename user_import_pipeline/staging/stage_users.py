@@ -115,9 +115,11 @@ def record_staged(
     *,
     staged: int,
     proven: int = 0,
+    loaded: int = 0,
 ) -> None:
-    """Once every row is staged (or proved unchanged): refuses a file that changed, records
-    the row errors, the counts and the phase - in the staging transaction."""
+    """Once every row is staged (or proved unchanged, or written straight into empty tables):
+    refuses a file that changed, records the row errors, the counts and the phase - in the
+    staging transaction."""
     name, tables = job.source_path, StagingTables.of(job.job_id)
     if not source.unchanged_since_open():
         raise ImportFileError(f"{name}: {MODIFIED}")
@@ -137,7 +139,7 @@ def record_staged(
             "rows_processed": processed,
             "bytes_total": source.size,
             "source_sha256": digest,
-            "loaded": 0,
+            "loaded": loaded,
         },
     )
     require_ours(recorded.rowcount, job.job_id)

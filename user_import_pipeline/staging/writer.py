@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
+
+from user_import_pipeline.db.client import Session
 
 B = TypeVar("B")
 
@@ -56,3 +58,13 @@ class BatchWriter(Generic[B]):
                 self._write(batch)
             except BaseException as error:  # handed to the reading thread
                 self._error = error
+
+
+def copy_rows(
+    session: Session, statement: str, rows: Sequence[Sequence[object]], **identifiers: str
+) -> None:
+    """Sends ``rows`` through the copy of the SQL file ``statement``; nothing when none."""
+    if rows:
+        with session.copy(statement, **identifiers) as write_row:
+            for values in rows:
+                write_row(values)
