@@ -26,7 +26,10 @@ _TRANSIENT_SQLSTATES = {
 
 
 class DatabaseError(Exception):
-    """A classified database failure; the message names the driver error."""
+    """A classified database failure; the message names the driver error, ``sqlstate``
+    its SQLSTATE when the server sent one."""
+
+    sqlstate: str | None = None
 
 
 class TransientDatabaseError(DatabaseError):
@@ -57,4 +60,6 @@ def classify(exc: psycopg.Error, *, lease_lost: bool = False) -> DatabaseError:
     if lease_lost:
         return LeaseLost(f"the import job was taken over by another run ({detail})")
     kind = TransientDatabaseError if is_transient(exc) else TerminalDatabaseError
-    return kind(detail)
+    error = kind(detail)
+    error.sqlstate = exc.sqlstate
+    return error

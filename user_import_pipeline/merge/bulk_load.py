@@ -18,6 +18,17 @@ path; all of it - the users written straight away too - is one transaction, so a
 error in the last byte, or a crash, leaves the tables empty. A file in which more than
 MAX_REPEATS rows repeat an earlier key is rolled back as soon as that shows, and imported
 the usual way.
+
+Several first imports (the parts of one data set, submitted at once) load side by side:
+each holds the merge turn in its shared mode, which only excludes the usual merges. A row
+of one can match a user of another only through a key that a unique index covers
+(external id, lower(email), the id a UUID external id becomes), so two that share a key
+meet in the index: the later waits for the earlier to commit and then fails with a unique
+violation, or one of the two is ended as a deadlock. The import that fails is rolled back
+whole and takes the usual path, against the tables the other filled; those that do not
+meet match nothing of each other's, which is what any serial order of them gives. Merging
+rows that repeat a key reads and changes the tables as they are, so an import with such
+rows takes the turn whole (exclusive) for its merge.
 """
 
 from __future__ import annotations
@@ -30,14 +41,19 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from user_import_pipeline.db.client import Session
+from user_import_pipeline.db.errors import DatabaseError
 from user_import_pipeline.ingest.formats import read_items
 from user_import_pipeline.ingest.location import Found, open_found
 from user_import_pipeline.ingest.source import OpenedSource
 from user_import_pipeline.ingest.validate import RowError, UserRow, validate_user
 from user_import_pipeline.lifecycle.jobs import HeldJob
 from user_import_pipeline.lifecycle.lease import WRITING_USERS, Progress
-from user_import_pipeline.merge.merge_users import merge_users, take_merge_turn
-from user_import_pipeline.merge.replace_addresses import replace_addresses
+from user_import_pipeline.merge.merge_users import (
+    merge_in_turn,
+    share_merge_turn,
+    take_merge_turn,
+)
+from user_import_pipeline.merge.replace_addresses import replace_in_turn
 from user_import_pipeline.staging.fingerprint import fingerprint
 from user_import_pipeline.staging.stage_addresses import stage_addresses
 from user_import_pipeline.staging.stage_users import (
@@ -59,6 +75,8 @@ _SEEN_BITS = 1 << 28
 # more of them is rolled back when it is found to have them and imported the usual way.
 MAX_REPEATS = 100_000
 _NULL = "\\N"  # in COPY's text format
+# What two first imports loading side by side that share a key end in (module docstring).
+_MET_ANOTHER_IMPORT = {"23505", "40P01"}  # unique_violation, deadlock_detected
 # The variant bits of RFC 4122 (10xx) in the 17th hex digit, whatever the random digit was.
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
@@ -108,21 +126,24 @@ def load_into_empty_tables(
     on_progress: ProgressCallback | None = None,
 ) -> StagedUsers | None:
     """Import the whole file when the tables are empty (see the module docstring); None,
-    having done nothing, when they are not or another import is between its phases."""
+    having done nothing, when they are not, another import is between its phases, or a
+    first import loading at the same time shares a key with this file."""
     activity = progress.activity
     try:
         with session.transaction():
-            # Looked at before the merge turn is waited for, so that an import into tables
-            # that hold rows never waits for it here; and again once it is ours.
             if not _tables_are_empty(session):
                 return None
-            take_merge_turn(session)
+            share_merge_turn(session)
             session.execute("keep_fingerprints")
-            busy = session.execute("find_unfinished_merge", {"job_id": job.job_id}).one()
-            if busy is not None or not _tables_are_empty(session):
+            if session.execute("find_unfinished_merge", {"job_id": job.job_id}).one():
                 return None
             return _load_file(session, job, found, progress, report_every, on_progress)
     except _ManyRepeats:
+        progress.activity = activity
+        return None
+    except DatabaseError as error:
+        if error.sqlstate not in _MET_ANOTHER_IMPORT:
+            raise
         progress.activity = activity
         return None
 
@@ -160,9 +181,11 @@ def _load_file(
         # The staged rest: usually none, or the few rows that repeat a key. From the first
         # UPDATE of the job row above to the commit, the heartbeat waits for its row lock:
         # MAX_REPEATS keeps that short.
+        if counts.repeats:
+            take_merge_turn(session)
         stage_addresses(session, job)
-        merge_users(session, job, progress)
-        replace_addresses(session, job, progress)
+        merge_in_turn(session, job, progress)
+        replace_in_turn(session, job, progress)
     return StagedUsers(counts.processed, staged, counts.errors, source.size, users_written=loaded)
 
 

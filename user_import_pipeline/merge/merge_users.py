@@ -33,6 +33,7 @@ import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from user_import_pipeline.db.client import Session
 from user_import_pipeline.db.locks import AdvisoryLock
@@ -57,6 +58,12 @@ def take_merge_turn(session: Session) -> None:
     session.execute("take_merge_lock", {"key": int(AdvisoryLock.MERGE)})
 
 
+def share_merge_turn(session: Session) -> None:
+    """Wait for the merge lock in its shared mode, which any number of transactions hold
+    at once and ``take_merge_turn`` excludes; held until the current transaction ends."""
+    session.execute("share_merge_lock", {"key": int(AdvisoryLock.MERGE)})
+
+
 # The statements a merge runs: 13, or 11 for a dry run (which writes no user).
 STEPS, DRY_RUN_STEPS = 13, 11
 
@@ -68,24 +75,27 @@ def merge_users(
     on_wait: Callable[[str], None] | None = None,
 ) -> MergedUsers:
     """Merge this import's staged users once; a repeat returns the recorded counts."""
+    # Looked at before the turn is waited for: a first import merged in the transaction
+    # that loaded it, while other first imports may still hold the turn loading theirs.
+    if (merged := _merged_already(read_job(session, job.job_id))) is not None:
+        return merged
     for attempt in itertools.count():
         with session.transaction():
             take_merge_turn(session)
             other = session.execute("find_unfinished_merge", {"job_id": job.job_id}).scalar()
             if other is None:
-                return _merge_locked(session, job, progress)
+                return merge_in_turn(session, job, progress)
         if on_wait is not None:
             on_wait(f"waiting for import {other} to finish replacing its addresses")
         time.sleep(min(5.0, 0.1 * 2**attempt))
     raise AssertionError("unreachable")
 
 
-def _merge_locked(session: Session, job: HeldJob, progress: Progress | None) -> MergedUsers:
+def merge_in_turn(session: Session, job: HeldJob, progress: Progress | None) -> MergedUsers:
+    """``merge_users`` within a transaction that already holds the merge turn."""
     row = read_job(session, job.job_id)
-    if reached(row["phase"], "users_merged"):
-        return MergedUsers(
-            row["imported_count"], row["updated_count"], row["unchanged_count"], True
-        )
+    if (merged := _merged_already(row)) is not None:
+        return merged
     tables = StagingTables.of(job.job_id)
     tables.require_intact(session, row)
     session.execute("keep_fingerprints")
@@ -121,3 +131,10 @@ def _merge_locked(session: Session, job: HeldJob, progress: Progress | None) -> 
     steps.run("update_error_counts", params)
     steps.finished()
     return MergedUsers(imported, updated, unchanged, seconds=steps.seconds)
+
+
+def _merged_already(row: dict[str, Any]) -> MergedUsers | None:
+    """The recorded counts, when the job's users are merged already."""
+    if not reached(row["phase"], "users_merged"):
+        return None
+    return MergedUsers(row["imported_count"], row["updated_count"], row["unchanged_count"], True)

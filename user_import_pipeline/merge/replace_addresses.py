@@ -34,32 +34,42 @@ def replace_addresses(
     session: Session, job: HeldJob, progress: Progress | None = None
 ) -> ReplacedAddresses:
     """Replace this import's changed address lists once; a repeat does nothing."""
+    # As in merge_users: a first import's addresses need no turn to be found replaced.
+    if reached(read_job(session, job.job_id)["phase"], "addresses_replaced"):
+        return ReplacedAddresses(0, 0, already_done=True)
     with session.transaction():
         take_merge_turn(session)
-        row = read_job(session, job.job_id)
-        if reached(row["phase"], "addresses_replaced"):
-            return ReplacedAddresses(0, 0, already_done=True)
-        tables = StagingTables.of(job.job_id)
-        params = {"job_id": job.job_id, "owner": job.owner}
-        session.execute("keep_fingerprints")
-        if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
-            tables.require_intact(session, row)
-        saved = job.dry_run or _saved_by_this_attempt(session, tables, row, job)
-        steps = StepRunner(session, tables.names, progress, 1 if job.dry_run else 4 if saved else 7)
-        changed = inserted = 0
-        if not job.dry_run:
-            if saved:
-                changed = row["address_changes"]
-            else:
-                steps.build("address_targets_of_applied_rows", "address_targets", params)
-                changed = steps.build("changed_address_lists", "changed_address_lists").rowcount
-                session.execute("drop_table", table=tables.address_changes)
-                steps.run("save_address_changes")
-            steps.run("delete_changed_addresses")
-            inserted = steps.run("insert_changed_addresses").rowcount
-            steps.run("fingerprint_replaced_lists")
-        require_ours(steps.run("record_addresses_replaced", params).rowcount, job.job_id)
-        steps.finished()
+        return replace_in_turn(session, job, progress)
+
+
+def replace_in_turn(
+    session: Session, job: HeldJob, progress: Progress | None = None
+) -> ReplacedAddresses:
+    """``replace_addresses`` within a transaction that already holds the merge turn."""
+    row = read_job(session, job.job_id)
+    if reached(row["phase"], "addresses_replaced"):
+        return ReplacedAddresses(0, 0, already_done=True)
+    tables = StagingTables.of(job.job_id)
+    params = {"job_id": job.job_id, "owner": job.owner}
+    session.execute("keep_fingerprints")
+    if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
+        tables.require_intact(session, row)
+    saved = job.dry_run or _saved_by_this_attempt(session, tables, row, job)
+    steps = StepRunner(session, tables.names, progress, 1 if job.dry_run else 4 if saved else 7)
+    changed = inserted = 0
+    if not job.dry_run:
+        if saved:
+            changed = row["address_changes"]
+        else:
+            steps.build("address_targets_of_applied_rows", "address_targets", params)
+            changed = steps.build("changed_address_lists", "changed_address_lists").rowcount
+            session.execute("drop_table", table=tables.address_changes)
+            steps.run("save_address_changes")
+        steps.run("delete_changed_addresses")
+        inserted = steps.run("insert_changed_addresses").rowcount
+        steps.run("fingerprint_replaced_lists")
+    require_ours(steps.run("record_addresses_replaced", params).rowcount, job.job_id)
+    steps.finished()
     return ReplacedAddresses(changed, inserted, seconds=steps.seconds)
 
 
