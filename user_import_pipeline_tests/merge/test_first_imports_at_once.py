@@ -13,10 +13,13 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+import pytest
 
 from user_import_pipeline import checkpoints
 from user_import_pipeline_tests.importing import Importer, ImportOutcome
 from user_import_pipeline_tests.merge.support import address
+
+pytestmark = pytest.mark.faults
 
 USERS = 40
 
