@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
 
 from user_import_pipeline import checkpoints
@@ -73,11 +72,8 @@ def run_both(
 
 
 def _waiting_for_the_turn(importer: Importer) -> bool:
-    with psycopg.connect(importer.dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-        ).fetchone()
-    return bool(row and row[0])
+    waiting = "SELECT FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+    return bool(importer.query(waiting))
 
 
 def test_first_imports_of_different_users_write_side_by_side(importer: Importer) -> None:
