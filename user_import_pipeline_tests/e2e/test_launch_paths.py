@@ -495,3 +495,28 @@ def test_import_workers_above_ten_is_clamped_to_ten(
     record_property("concurrency", burst)
     assert burst.polled_max <= 10
     assert burst.event_max == 10
+
+
+def dagster_sessions(stack: Stack) -> int:
+    """Sessions opened so far on the Dagster database (PostgreSQL counts them)."""
+    name = psycopg.conninfo.conninfo_to_dict(stack.dagster_dsn)["dbname"]
+    with psycopg.connect(stack.server_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", (name,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_dagster_storage_holds_its_connections(stack: Stack) -> None:
+    """dagster.yaml's storage keeps its connections (instance_storage.py): a whole run,
+    with the daemon polling meanwhile, opens a handful of sessions on the Dagster database
+    instead of one per query (over a hundred with dagster-postgres's own storage)."""
+    stack.write_users("pooled.json", 50, seed=41)
+    before = dagster_sessions(stack)
+    run_id = stack.submit("pooled.json")
+    stack.wait_for_runs([run_id], timeout=120)
+    opened = dagster_sessions(stack) - before
+    assert_imported(stack, run_id, 50)
+    print(f"sessions opened during the run: {opened}")
+    assert opened <= 30, opened
