@@ -1,5 +1,6 @@
 """The ``user-import`` command line."""
 
+import gc
 import importlib
 
 import click
@@ -37,5 +38,10 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Import users and addresses from JSON files into PostgreSQL."""
+    # Python's shutdown runs a full collection over every object still alive: with Dagster
+    # loaded, 0.6-0.8 s of a 3 s `user-import run` here, spent on objects the exit frees
+    # anyway. Frozen, they are left out of it; the command's files are closed by then.
+    ctx.call_on_close(gc.freeze)
