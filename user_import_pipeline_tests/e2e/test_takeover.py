@@ -1,6 +1,6 @@
 """A run that dies mid-import under the real daemon: its job is taken over (issue 6).
 
-Two ways to die: the run worker is SIGKILLed - its code server sees it go and the run
+Two ways to die: the run worker is SIGKILLed - its launcher sees it go and the run
 fails, so Dagster's run retry resumes the import - or it freezes (SIGSTOP: a stopped VM, a
 long pause), so Dagster keeps the run STARTED and only the expired lease says it is dead:
 the reaper must report that run failed and take the job over. Either way the job ends as
