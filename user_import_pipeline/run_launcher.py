@@ -16,6 +16,7 @@ Runs whose code server uses another Python than the daemon (a workspace entry wi
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import signal
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import dagster as dg
@@ -44,6 +46,8 @@ if TYPE_CHECKING:  # only a type: Dagster exports the launcher, not its config r
 
     from dagster._serdes import ConfigurableClassData
 
+_log = logging.getLogger(__name__)
+
 # Which run worker a run has, for terminating it from another process (the webserver).
 WORKER_TAG = "user_import/run_worker"
 
@@ -60,6 +64,9 @@ PRELOADED = (
 )
 
 STARTED_POLL_SECONDS = 0.05
+# As long as the daemon gives a code server to start a run (DAGSTER_GRPC_TIMEOUT_SECONDS
+# as our deployments set it): ten workers loading at once on two busy cores need it.
+START_TIMEOUT_SECONDS = 180
 # How often a dead worker is looked for: the code server's own interval.
 WATCH_SECONDS = 0.5
 
@@ -128,7 +135,8 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
 
     def _wait_until_started(self, run_id: str, worker: _Worker) -> None:
         """Return once the worker runs the run (it has loaded the run and its instance);
-        raise, as the code server would answer, if it failed to or died first."""
+        raise, as the code server would answer, if it failed to, died or took too long."""
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             if not worker.events.empty():
                 message = worker.events.get()
@@ -143,29 +151,42 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
                     f"the run worker of {run_id} exited with {worker.process.exitcode} "
                     "before it started the run"
                 )
+            elif time.monotonic() > deadline:
+                worker.process.kill()
+                raise DagsterLaunchFailedError(
+                    f"the run worker of {run_id} did not start the run within "
+                    f"{START_TIMEOUT_SECONDS} s"
+                )
             else:
                 time.sleep(STARTED_POLL_SECONDS)
 
     def _watch_workers(self) -> None:
         """Report the run of a worker that died without finishing it failed, as the code
-        server does for the workers it spawns (Dagster's run retry then resumes it)."""
+        server does for the workers it spawns (Dagster's run retry then resumes it). A
+        worker whose run cannot be reported now (the database away) is tried again."""
         while True:
             time.sleep(WATCH_SECONDS)
             with self._lock:
                 dead = {r: w for r, w in self._workers.items() if not w.process.is_alive()}
-                for run_id in dead:
-                    del self._workers[run_id]
             for run_id, worker in dead.items():
-                worker.process.join()
-                run = self._instance.get_run_by_id(run_id)
-                if run is None or run.is_finished:
+                try:
+                    self._report_if_unfinished(run_id, worker)
+                except Exception:
+                    _log.exception("could not report the run of dead worker %s", run_id)
                     continue
-                explanation = get_run_crash_explanation(
-                    prefix=f"Run execution process for {run_id}",
-                    exit_code=worker.process.exitcode or 0,
-                )
-                self._instance.report_engine_event(explanation, run, cls=type(self))
-                self._instance.report_run_failed(run)
+                with self._lock:
+                    del self._workers[run_id]
+
+    def _report_if_unfinished(self, run_id: str, worker: _Worker) -> None:
+        worker.process.join()
+        run = self._instance.get_run_by_id(run_id)
+        if run is None or run.is_finished:
+            return
+        explanation = get_run_crash_explanation(
+            prefix=f"Run execution process for {run_id}", exit_code=worker.process.exitcode or 0
+        )
+        self._instance.report_engine_event(explanation, run, cls=type(self))
+        self._instance.report_run_failed(run)
 
     def terminate(self, run_id: str) -> bool:
         """Interrupt the run's worker as the code server would (SIGINT, which Dagster turns
@@ -184,8 +205,20 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
         if launched_here is not None:
             launched_here.stop.set()
             return True
+        pid = int(worker["pid"])
+        if not _forked_by_a_fork_server(pid):
+            return False
         try:
-            os.kill(int(worker["pid"]), signal.SIGINT)
+            os.kill(pid, signal.SIGINT)
         except ProcessLookupError:
             return False
         return True
+
+
+def _forked_by_a_fork_server(pid: int) -> bool:
+    """Whether ``pid`` is still a process forked by a fork server, not another process
+    that took the pid of a worker gone unnoticed; assumed where there is no /proc."""
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()

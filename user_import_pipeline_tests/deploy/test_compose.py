@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+import dagster as dg
 import pytest
 import yaml
 from dagster._core.workspace.config_schema import ensure_workspace_config
 from dagster_docker import DockerRunLauncher
 
+from user_import_pipeline.run_launcher import ForkedRunLauncher
 from user_import_pipeline.run_queue import ImportRunCoordinator
 from user_import_pipeline_tests.deploy import instance_config
 
@@ -229,10 +231,13 @@ def test_the_scale_instance_keeps_the_queue_limits(
 def test_the_default_instance_still_runs_runs_beside_its_daemon(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The default dagster.yaml names no launcher: Dagster's default, a process per run."""
+    """The default dagster.yaml names Dagster's default launcher with warm run workers
+    (run_launcher.py): still a process per run, beside the daemon."""
     monkeypatch.setenv("DAGSTER_PG_URL", "postgresql+psycopg2://u:p@h:5432/d")
     config = instance_config.validated(REPO)
-    assert "run_launcher" not in config
+    launcher = instance_config.built(config["run_launcher"])
+    assert isinstance(launcher, ForkedRunLauncher)
+    assert isinstance(launcher, dg.DefaultRunLauncher)
     instance_config.check_sections(config, build=True)
 
 
