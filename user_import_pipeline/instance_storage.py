@@ -24,10 +24,11 @@ from dagster_postgres.utils import pg_url_from_config
 if TYPE_CHECKING:  # only a type: Dagster exports the storage, not its config record
     from dagster._serdes import ConfigurableClassData
 
-# A connection is replaced after an hour, as the webserver's are; at most this many are
-# opened beyond the one kept, for threads of the daemon that query at the same moment.
+# As the webserver's pools: a connection is replaced after an hour, and up to 20 are
+# opened beyond the one kept while threads query at the same moment (the daemon's ten
+# dequeue threads launching at once, its sensor and monitoring threads), closed after.
 POOL_RECYCLE_SECONDS = 3600
-MAX_OVERFLOW = 10
+MAX_OVERFLOW = 20
 
 
 class _HeldConnections:
