@@ -7,6 +7,9 @@ source "$(dirname "$0")/venv.sh" dev
 ruff check .
 ruff format --check .
 mypy
-# The code location loads as Dagster's dg CLI sees it (a throwaway instance: no database).
-DAGSTER_HOME="$(mktemp -d)" dg check defs
+# The code location loads as Dagster's dg CLI sees it (a throwaway instance: no database;
+# its dagster.yaml only turns telemetry off, which dg reads from there).
+dg_home="$(mktemp -d)"
+printf 'telemetry:\n  enabled: false\n' > "$dg_home/dagster.yaml"
+DAGSTER_HOME="$dg_home" dg check defs
 pytest "$@"
