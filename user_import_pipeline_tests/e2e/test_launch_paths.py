@@ -518,5 +518,4 @@ def test_dagster_storage_holds_its_connections(stack: Stack) -> None:
     stack.wait_for_runs([run_id], timeout=120)
     opened = dagster_sessions(stack) - before
     assert_imported(stack, run_id, 50)
-    print(f"sessions opened during the run: {opened}")
     assert opened <= 30, opened
