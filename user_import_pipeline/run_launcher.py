@@ -35,6 +35,7 @@ from dagster._core.launcher import LaunchRunContext
 from dagster._grpc.impl import IPCErrorMessage, StartRunInSubprocessSuccessful
 from dagster._grpc.impl import start_run_in_subprocess as run_worker
 from dagster._grpc.types import ExecuteExternalJobArgs
+from dagster._grpc.utils import default_grpc_timeout
 from dagster._serdes import serialize_value
 from dagster._utils import get_run_crash_explanation
 from dagster._utils.hosted_user_process import recon_job_from_origin
@@ -64,9 +65,6 @@ PRELOADED = (
 )
 
 STARTED_POLL_SECONDS = 0.05
-# As long as the daemon gives a code server to start a run (DAGSTER_GRPC_TIMEOUT_SECONDS
-# as our deployments set it): ten workers loading at once on two busy cores need it.
-START_TIMEOUT_SECONDS = 180
 # How often a dead worker is looked for: the code server's own interval.
 WATCH_SECONDS = 0.5
 
@@ -136,7 +134,11 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
     def _wait_until_started(self, run_id: str, worker: _Worker) -> None:
         """Return once the worker runs the run (it has loaded the run and its instance);
         raise, as the code server would answer, if it failed to, died or took too long."""
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        # The deadline the daemon gives a code server to start a run: the variable
+        # DAGSTER_GRPC_TIMEOUT_SECONDS, 180 s in our deployments (ten workers loading at once
+        # on two busy cores).
+        timeout = default_grpc_timeout()
+        deadline = time.monotonic() + timeout
         while True:
             if not worker.events.empty():
                 message = worker.events.get()
@@ -154,8 +156,7 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
             elif time.monotonic() > deadline:
                 worker.process.kill()
                 raise DagsterLaunchFailedError(
-                    f"the run worker of {run_id} did not start the run within "
-                    f"{START_TIMEOUT_SECONDS} s"
+                    f"the run worker of {run_id} did not start the run within {timeout} s"
                 )
             else:
                 time.sleep(STARTED_POLL_SECONDS)
