@@ -5,7 +5,7 @@
 -- addresses, so every other write sets it to NULL, and a NULL fingerprint proves nothing.
 --
 -- Imports mark their transactions with the setting user_import.fingerprints = 'kept'
--- (sql/keep_fingerprints.sql); the triggers below leave those writes alone. The mark keeps
+-- (sql/mark_import_transaction.sql); the triggers below leave those writes alone. The mark keeps
 -- honest mistakes from being trusted, not a writer who sets it on purpose.
 ALTER TABLE users ADD COLUMN fingerprint bigint;
 

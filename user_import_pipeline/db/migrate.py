@@ -14,6 +14,7 @@ from user_import_pipeline.db.sqlfiles import sql_root
 # only: a database that applied such a version is up to date, and its record is updated.
 _COMMENT_ONLY_CHANGES = {
     "0002_import_jobs": {"d2fc8efcfa47e51833cd5f944b74c8876786119daf7f42a8899a4e6e404a825d"},
+    "0008_fingerprints": {"8168b454ff697b48d7c772544b60c81c849bb4d99108bf4462f4e320389142fd"},
 }
 
 

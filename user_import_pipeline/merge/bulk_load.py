@@ -134,7 +134,7 @@ def load_into_empty_tables(
             if not _tables_are_empty(session):
                 return None
             share_merge_turn(session)
-            session.execute("keep_fingerprints")
+            session.execute("mark_import_transaction")
             if session.execute("find_unfinished_merge", {"job_id": job.job_id}).one():
                 return None
             return _load_file(session, job, found, progress, report_every, on_progress)

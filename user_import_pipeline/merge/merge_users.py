@@ -98,7 +98,7 @@ def merge_in_turn(session: Session, job: HeldJob, progress: Progress | None) -> 
         return merged
     tables = StagingTables.of(job.job_id)
     tables.require_intact(session, row)
-    session.execute("keep_fingerprints")
+    session.execute("mark_import_transaction")
     params = {"job_id": job.job_id, "owner": job.owner}
     steps = StepRunner(session, tables.names, progress, DRY_RUN_STEPS if job.dry_run else STEPS)
     if row["proven_users"]:

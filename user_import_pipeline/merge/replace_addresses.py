@@ -51,7 +51,7 @@ def replace_in_turn(
         return ReplacedAddresses(0, 0, already_done=True)
     tables = StagingTables.of(job.job_id)
     params = {"job_id": job.job_id, "owner": job.owner}
-    session.execute("keep_fingerprints")
+    session.execute("mark_import_transaction")
     if not job.dry_run:  # a dry run's merge counted the lists; it replaces none
         tables.require_intact(session, row)
     saved = job.dry_run or _saved_by_this_attempt(session, tables, row, job)

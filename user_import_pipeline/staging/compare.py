@@ -58,6 +58,7 @@ def stage_compared(
     tables = StagingTables.of(job.job_id)
     try:
         with open_found(found) as source, session.transaction():
+            session.execute("mark_import_transaction")
             known_digest = read_job(session, job.job_id)["source_sha256"]
             progress.bytes_total = source.size
             recreate(session, tables.users, "stg_users")

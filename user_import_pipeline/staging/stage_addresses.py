@@ -11,6 +11,7 @@ def stage_addresses(session: Session, job: HeldJob) -> int:
     """Stage the addresses of every valid staged user; returns how many were staged."""
     tables = StagingTables.of(job.job_id)
     with session.transaction():
+        session.execute("mark_import_transaction")
         recreate(session, tables.addresses, "stg_addresses")
         staged = session.execute("stage_addresses", **tables.names).rowcount
         session.execute("analyze_table", table=tables.addresses)

@@ -5,7 +5,7 @@ import psycopg
 import pytest
 
 from user_import_pipeline.db.client import Database
-from user_import_pipeline.db.migrate import available, migrate
+from user_import_pipeline.db.migrate import _COMMENT_ONLY_CHANGES, available, migrate
 from user_import_pipeline_tests.conftest import create_database, drop_database
 
 TABLES = {
@@ -89,13 +89,19 @@ def test_changed_applied_migration_is_refused(server_url: str, tmp_path: Path) -
         drop_database(server_url, dsn)
 
 
-def test_a_migration_applied_before_a_comment_only_change_is_accepted(dsn: str) -> None:
-    """0002 once cited the contract under another name; a database that applied that
-    version is up to date, and its record now holds the current checksum."""
+@pytest.mark.parametrize(
+    ("version", "checksum"),
+    [(version, old) for version, olds in _COMMENT_ONLY_CHANGES.items() for old in olds],
+)
+def test_a_migration_applied_before_a_comment_only_change_is_accepted(
+    dsn: str, version: str, checksum: str
+) -> None:
+    """0002 once cited the contract under another name, 0008 a SQL file since renamed; a
+    database that applied such a version is up to date, and its record now holds the
+    current checksum."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
-            "UPDATE schema_migrations SET checksum = %s WHERE version = '0002_import_jobs'",
-            ("d2fc8efcfa47e51833cd5f944b74c8876786119daf7f42a8899a4e6e404a825d",),
+            "UPDATE schema_migrations SET checksum = %s WHERE version = %s", (checksum, version)
         )
     assert migrate(Database(dsn)) == []
     current = {m.version: m.checksum for m in available()}
