@@ -1,6 +1,7 @@
 """Every transaction in which an import reads or writes in bulk marks itself an import's
 first (sql/mark_import_transaction.sql): the fingerprints it writes are kept, and its
-statements are planned without JIT compilation."""
+statements are planned without JIT compilation, with index lookups priced as cached reads
+and without merge joins."""
 
 from __future__ import annotations
 
@@ -71,10 +72,18 @@ def test_every_bulk_statement_runs_in_a_marked_transaction(importer: Importer) -
 
 
 def test_the_mark_lasts_until_the_transaction_ends(dsn: str) -> None:
-    settings = "SELECT current_setting('jit'), current_setting('user_import.fingerprints', true)"
+    settings = (
+        "SELECT current_setting('user_import.fingerprints', true), current_setting('jit'),"
+        " current_setting('random_page_cost'), current_setting('enable_mergejoin')"
+    )
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SET jit = on")
+        conn.execute("SET random_page_cost = 4")
         with conn.transaction():
             conn.execute(statement("mark_import_transaction"))
-            assert conn.execute(settings).fetchone() == ("off", "kept")
-        assert conn.execute(settings).fetchone() in {("on", None), ("on", "")}
+            assert conn.execute(settings).fetchone() == ("kept", "off", "1.1", "off")
+        assert conn.execute(settings).fetchone() in {(None, "on", "4", "on"), ("", "on", "4", "on")}
+        conn.execute("SET random_page_cost = 1")  # a server tuned cheaper keeps its setting
+        with conn.transaction():
+            conn.execute(statement("mark_import_transaction"))
+            assert conn.execute("SELECT current_setting('random_page_cost')").fetchone() == ("1",)
