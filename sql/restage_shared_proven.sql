@@ -1,29 +1,13 @@
 -- A proved row whose user shares an external id, an email or an id (for a UUID external id)
--- with a valid staged row is staged too, so that the merge judges the two together as it
--- judges any rows of one file (CONTRACT §3.1-3.3). It is rebuilt from its user, which holds
--- exactly that row while the fingerprint is the row's (migration 0008). Returns how many
--- were taken out of stg_proven and how many were rebuilt: fewer rebuilt means a user
--- changed since it was proved, and staging starts over (staging/compare.py).
-WITH shared AS (
-    SELECT u.id
-    FROM {stg_users} AS s
-    JOIN users AS u ON u.external_id = s.external_id
-    WHERE s.error_code IS NULL
-    UNION
-    SELECT u.id
-    FROM {stg_users} AS s
-    JOIN users AS u ON lower(u.email) = s.email_lower
-    WHERE s.error_code IS NULL
-    UNION
-    SELECT u.id
-    FROM {stg_users} AS s
-    JOIN users AS u ON u.id = s.external_uuid
-    WHERE s.error_code IS NULL
-),
-taken_out AS (
+-- with a valid staged row (shared_users, see record_shared_users.sql) is staged too, so
+-- that the merge judges the two together as it judges any rows of one file (CONTRACT
+-- §3.1-3.3). It is rebuilt from its user, which holds exactly that row while the
+-- fingerprint is the row's (migration 0008). Returns how many were taken out of stg_proven
+-- and how many were rebuilt: fewer rebuilt means a user changed since it was proved, and
+-- staging starts over (staging/compare.py).
+WITH taken_out AS (
     DELETE FROM {stg_proven} AS p
-    USING shared
-    WHERE p.user_id = shared.id
+    WHERE p.user_id IN (SELECT user_id FROM shared_users)
     RETURNING p.*
 ),
 restaged AS (

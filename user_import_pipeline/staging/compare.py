@@ -13,7 +13,9 @@ every other row of the batch is staged in full, as the usual staging would.
 What the whole file decides, the merge decides, from the staged rows: a proved row that
 shares an external id, an email or a UUID with a staged row is taken out of ``stg_proven``
 at the end and staged as the row it came from, rebuilt from its user, which the fingerprint
-says holds exactly that row (``restage_shared_proven``). The merge then checks, holding the
+says holds exactly that row (``restage_shared_proven``). The users that staged rows share
+keys with are looked up batch by batch, by the same thread (``record_shared_users``), so
+that the end of the file only takes the proved rows of those users out. The merge then checks, holding the
 merge turn, that every user still proved has its fingerprint, and counts them unchanged;
 if another import or a plain SQL write changed one since, everything is staged again in
 full (merge/merge_users.py). A file error anywhere rolls all of it back, as in staging.
@@ -64,6 +66,7 @@ def stage_compared(
             recreate(session, tables.users, "stg_users")
             recreate(session, tables.proven, "stg_proven")
             session.execute("create_compare_batch")
+            session.execute("create_shared_users")
             counts = _Counts()
             writer = _writer(session, tables, counts)
             writer.write_all(
@@ -105,6 +108,7 @@ _Narrow = tuple[int, str | None, str | None, int, str | None, bool]
 
 @dataclass
 class _Batch:
+    first: int  # the row index the batch starts at
     # The valid rows, which may be proved, and their narrow records.
     rows: list[UserRow] = field(default_factory=list)
     narrow: list[_Narrow] = field(default_factory=list)
@@ -114,6 +118,7 @@ class _Batch:
 def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWriter[_Batch]:
     def write(batch: _Batch) -> None:
         staged = batch.staged
+        unproved: set[int] = set()
         if batch.narrow:
             session.execute("clear_compare_batch")
             copy_rows(session, "copy_compare_batch", batch.narrow)
@@ -127,12 +132,14 @@ def _writer(session: Session, tables: StagingTables, counts: _Counts) -> BatchWr
                     if narrow[0] in unproved
                 ]
         copy_rows(session, "copy_staging_users", staged, **tables.names)
+        if unproved:  # their users, looked up while the next batch is read
+            session.execute("record_shared_users", {"first": batch.first}, **tables.names)
 
     return BatchWriter(write, "user-import comparer")
 
 
 def _read(source: OpenedSource, name: str, batch_size: int, counts: _Counts) -> Iterator[_Batch]:
-    batch = _Batch()
+    batch = _Batch(first=0)
     items = read_items(source, name)
     for index, item in enumerate(items):
         try:
@@ -156,5 +163,5 @@ def _read(source: OpenedSource, name: str, batch_size: int, counts: _Counts) -> 
         counts.processed = index + 1
         if counts.processed % batch_size == 0:
             yield batch
-            batch = _Batch()
+            batch = _Batch(first=counts.processed)
     yield batch

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from user_import_pipeline import checkpoints
+from user_import_pipeline.settings import DEFAULT_CHUNK_SIZE
 from user_import_pipeline_tests.importing import Importer
 from user_import_pipeline_tests.merge.support import (
     address,
@@ -104,10 +105,14 @@ def _with(rows: list[dict[str, Any]], index: int, **fields: Any) -> list[dict[st
         pytest.param([*STORED, {**PLAIN, "id": "u3"}], id="external-id-of-another-user"),
     ],
 )
-def test_proving_rows_changes_no_outcome(importer: Importer, second: list[Any]) -> None:
+@pytest.mark.parametrize("batch", [DEFAULT_CHUNK_SIZE, 3], ids=["one-batch", "batches-of-3"])
+def test_proving_rows_changes_no_outcome(importer: Importer, second: list[Any], batch: int) -> None:
     # The same two imports, once with the stored fingerprints and once with every one
     # cleared (so that every row is staged and compared in full): the same row errors,
-    # counts and tables - fingerprints included - and the first did prove rows.
+    # counts and tables - fingerprints included - and the first did prove rows. In
+    # batches of 3, a proved row and the staged row it shares a key with are proved and
+    # staged in different batches, in either order.
+    importer.chunk_size = batch
     outcomes = []
     for clear in (False, True):
         importer.reset()
