@@ -15,10 +15,11 @@ shares an external id, an email or a UUID with a staged row is taken out of ``st
 at the end and staged as the row it came from, rebuilt from its user, which the fingerprint
 says holds exactly that row (``restage_shared_proven``). The users that staged rows share
 keys with are looked up batch by batch, by the same thread (``record_shared_users``), so
-that the end of the file only takes the proved rows of those users out. The merge then checks, holding the
-merge turn, that every user still proved has its fingerprint, and counts them unchanged;
-if another import or a plain SQL write changed one since, everything is staged again in
-full (merge/merge_users.py). A file error anywhere rolls all of it back, as in staging.
+that the end of the file only takes the proved rows of those users out. The merge then
+checks, holding the merge turn, that every user still proved has its fingerprint, and
+counts them unchanged; if another import or a plain SQL write changed one since,
+everything is staged again in full (merge/merge_users.py). A file error anywhere rolls all
+of it back, as in staging.
 """
 
 from __future__ import annotations
