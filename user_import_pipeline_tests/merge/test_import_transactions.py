@@ -20,11 +20,10 @@ ROWS = [
     for i in range(30)
 ]
 CHANGED = [dict(row, name="Renamed") if i % 3 == 0 else row for i, row in enumerate(ROWS)]
-# The statements that read or write whole tables, and the COPYs that feed them.
+# The statements that read or write whole tables, and the COPY that feeds them (the other
+# COPYs run in writer threads, inside the transactions seen here).
 BULK = {
     "copy_staging_users",
-    "copy_users_directly",
-    "copy_addresses_directly",
     "restage_shared_proven",
     "stage_addresses",
     "count_still_proven",
